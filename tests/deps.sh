@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install everything the build and the tests need (Debian bookworm packages + the pinned npm S3 server).
+# Idempotent: a second run only checks. Used by `make deps`, hence by `make test` and `make demo`.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+
+PKGS="gcc make libc6-dev pkg-config libsystemd-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev \
+      python3 python3-boto3 python3-botocore python3-pytest util-linux procps iproute2 \
+      systemd dbus valgrind clang rpm gnuplot-nox nodejs npm file"
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "deps: missing Debian packages:$missing (run as root, or install them)" >&2
+        exit 1
+    fi
+    echo "deps: installing$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >&2
+    apt-get install -y -q --no-install-recommends $missing >&2
+fi
+
+# s3rver, pinned by tests/package-lock.json
+if [ ! -x "$here/node_modules/.bin/s3rver" ]; then
+    echo "deps: installing s3rver (npm ci)" >&2
+    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
