@@ -1,0 +1,36 @@
+/* bufferdir.h — snapshot and watch file-buffer chunks: <path>[/worker<N>]/buffer.[bq]<32hex>.log[.meta]. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct chunk_file {
+        char id[33];          /* 32 lower-case hex */
+        int worker;           /* from the worker<N> directory; 0 when the path has no worker dirs */
+        char state;           /* 'b' staged or 'q' queued */
+        uint64_t bytes;       /* size of the .log file */
+};
+
+struct chunk_list {
+        struct chunk_file *v;
+        size_t n, cap;
+};
+
+void chunk_list_done(struct chunk_list *l);
+const struct chunk_file *chunk_list_find(const struct chunk_list *l, const char *id);
+
+/* Scan one buffer path (the <buffer> `path` directory): its own chunk files and those of every
+ * worker<N> sub-directory. Returns 0, -ENOENT / -ENOTDIR / -EACCES for the path itself. Files whose
+ * names do not match exactly are ignored. *workers_seen is set to the number of worker<N> directories
+ * (0 when none). */
+int bufdir_scan(const char *path, struct chunk_list *out, int *workers_seen);
+
+/* inotify watch over several buffer paths (and their worker dirs). bufwatch_fd() is to be poll()ed;
+ * bufwatch_process() drains the events (IN_Q_OVERFLOW included) and rescans the directories, giving the
+ * chunk files present now. A rescan is cheap enough to be done on every batch of events. */
+struct bufwatch;
+int bufwatch_new(char *const *paths, size_t n_paths, struct bufwatch **ret);
+int bufwatch_fd(const struct bufwatch *w);
+int bufwatch_process(struct bufwatch *w, struct chunk_list *present);
+void bufwatch_free(struct bufwatch *w);
