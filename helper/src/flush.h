@@ -31,7 +31,8 @@ struct flush_chunk {
         enum chunk_state state;
         bool in_snapshot;          /* from the buffer files before the signal */
         bool file_gone;
-        bool queued;               /* seen as buffer.q… (enqueued by the flush) */
+        bool queued_at_snapshot;   /* already buffer.q… before the signal */
+        bool queued;               /* seen turning into buffer.q… after the signal (enqueued by the flush) */
         bool retrying;             /* last news: failed, waiting for next_retry_time */
         bool completed_logged;     /* out_s3 logged "completed to write chunk" */
         enum fl_kind loss;         /* the bad news that lost it, FL_NONE otherwise */
@@ -72,6 +73,7 @@ struct flush {
         uint64_t signalled_ms;
         bool agent_gone;
         bool retry_limit_seen;
+        bool dropped[FLUSH_MAX_WORKERS];  /* "dropping all chunks in the buffer queue" in that worker */
 
         unsigned lines_rejected;     /* lines that failed the grammar (forged, cut, binary) */
         unsigned ids_ignored;        /* evidence naming a chunk id that was not in the snapshot */

@@ -1,0 +1,464 @@
+/* flush.c — the pure core: evidence in, verdict out (see flush.h for the invariants). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flush.h"
+#include "macro.h"
+
+void flush_init(struct flush *f, const struct flush_config *cfg) {
+        memset(f, 0, sizeof *f);
+        f->cfg = *cfg;
+        if (f->cfg.workers < 1)
+                f->cfg.workers = 1;
+        if (f->cfg.workers > FLUSH_MAX_WORKERS)
+                f->cfg.workers = FLUSH_MAX_WORKERS;
+}
+
+void flush_done(struct flush *f) {
+        free(f->chunks);
+        free(f->outputs);
+        f->chunks = NULL;
+        f->outputs = NULL;
+        f->n_chunks = f->cap_chunks = f->n_outputs = 0;
+}
+
+static struct flush_chunk *chunk_find(struct flush *f, const char *id) {
+        for (size_t i = 0; i < f->n_chunks; i++)
+                if (strcmp(f->chunks[i].id, id) == 0)
+                        return &f->chunks[i];
+        return NULL;
+}
+
+static struct flush_chunk *chunk_append(struct flush *f, const char *id, int worker) {
+        if (f->n_chunks == f->cap_chunks) {
+                size_t cap = f->cap_chunks ? f->cap_chunks * 2 : 16;
+                struct flush_chunk *v = realloc(f->chunks, cap * sizeof *v);
+                if (!v)
+                        return NULL;
+                f->chunks = v;
+                f->cap_chunks = cap;
+        }
+        struct flush_chunk *c = &f->chunks[f->n_chunks++];
+        memset(c, 0, sizeof *c);
+        strncpy0(c->id, sizeof c->id, id, strlen(id));
+        c->worker = worker;
+        c->loss = FL_NONE;
+        return c;
+}
+
+int flush_add_chunk(struct flush *f, const struct chunk_file *cf) {
+        /* The snapshot is taken before anything is learnt from the log, so snapshot chunks come first. */
+        if (f->n_chunks != f->n_snapshot)
+                return -EINVAL;
+        if (chunk_find(f, cf->id))
+                return 0;     /* b and q file of one chunk cannot both exist; be tolerant anyway */
+        struct flush_chunk *c = chunk_append(f, cf->id, cf->worker);
+        if (!c)
+                return -ENOMEM;
+        c->bytes = cf->bytes;
+        c->in_snapshot = true;
+        c->queued_at_snapshot = cf->state == 'q';
+        f->n_snapshot++;
+        return 0;
+}
+
+static int64_t nonneg(int64_t v) { return v > 0 ? v : 0; }
+
+int flush_add_output(struct flush *f, int worker, const struct mon_output *o) {
+        struct flush_output *v = realloc(f->outputs, (f->n_outputs + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        f->outputs = v;
+        struct flush_output *out = &f->outputs[f->n_outputs++];
+        memset(out, 0, sizeof *out);
+        out->worker = worker;
+        out->base = *o;
+        /* A chunk being uploaded has left the queue but not the queue bytes. */
+        out->chunks_at_snapshot = nonneg(o->buffer_stage_length) + nonneg(o->buffer_queue_length);
+        if (o->buffer_queue_length == 0 && o->buffer_queue_byte_size > 0)
+                out->chunks_at_snapshot++;
+        return 0;
+}
+
+static uint64_t output_bytes(const struct mon_output *o) {
+        return (uint64_t)(nonneg(o->buffer_stage_byte_size) + nonneg(o->buffer_queue_byte_size));
+}
+
+bool flush_nothing_buffered(const struct flush *f) {
+        if (f->cfg.have_files && f->n_snapshot > 0)
+                return false;
+        if (f->cfg.have_monitor) {
+                for (size_t i = 0; i < f->n_outputs; i++)
+                        if (f->outputs[i].chunks_at_snapshot > 0 || output_bytes(&f->outputs[i].base) > 0)
+                                return false;
+                /* the monitor answered and saw no buffered bytes in any targeted output */
+                return f->cfg.have_files || f->n_outputs > 0;
+        }
+        return f->cfg.have_files;
+}
+
+void flush_signalled(struct flush *f, uint64_t now_ms) {
+        f->signalled = true;
+        f->signalled_ms = now_ms;
+}
+
+void flush_on_rejected_line(struct flush *f) { f->lines_rejected++; }
+
+static void set_first_error(struct flush *f, const char *msg) {
+        if (f->first_error[0] == '\0' && msg && msg[0])
+                strncpy0(f->first_error, sizeof f->first_error, msg, strlen(msg));
+}
+
+static bool plugin_targeted(const struct flush *f, const char *plugin_id) {
+        if (!f->cfg.plugin_ids || !f->cfg.plugin_ids[0] || plugin_id[0] == '\0')
+                return true;   /* no choice made, or the line does not say: count it (conservative) */
+        for (char *const *p = f->cfg.plugin_ids; *p; p++)
+                if (strcmp(*p, plugin_id) == 0)
+                        return true;
+        return false;
+}
+
+static void mark_lost(struct flush *f, struct flush_chunk *c, enum fl_kind why, const struct fl_event *ev) {
+        if (c->state == CHUNK_COMMITTED)
+                return;      /* already in S3 (e.g. its "completed" came first); a later loss line can't undo it */
+        c->state = CHUNK_LOST;
+        c->loss = why;
+        c->retrying = false;
+        if (ev->error[0])
+                strncpy0(c->error, sizeof c->error, ev->error, strlen(ev->error));
+        else
+                strncpy0(c->error, sizeof c->error, fl_kind_name(why), strlen(fl_kind_name(why)));
+        set_first_error(f, c->error);
+}
+
+/* The chunk a log event names, or NULL when it is to be ignored. Chunks not in the snapshot are learnt
+ * only when the snapshot cannot know the ids (no buffer files: memory buffer). */
+static struct flush_chunk *event_chunk(struct flush *f, const struct fl_event *ev, bool learn) {
+        if (ev->chunk_id[0] == '\0')
+                return NULL;
+        struct flush_chunk *c = chunk_find(f, ev->chunk_id);
+        if (c)
+                return c;
+        if (!learn || f->n_chunks - f->n_snapshot >= FLUSH_MAX_LOG_CHUNKS) {
+                f->ids_ignored++;
+                return NULL;
+        }
+        return chunk_append(f, ev->chunk_id, ev->worker < 0 ? 0 : ev->worker);
+}
+
+static void record_key(struct flush *f, struct flush_chunk *c, const char *key, bool completed) {
+        if (!key[0])
+                return;
+        strncpy0(c->key, sizeof c->key, key, strlen(key));
+        if (completed)
+                c->completed_logged = true;
+        /* Two different chunks written to one S3 key: the second PUT overwrote the first. */
+        for (size_t i = 0; i < f->n_chunks; i++) {
+                struct flush_chunk *o = &f->chunks[i];
+                if (o == c || !o->completed_logged || !completed)
+                        continue;
+                if (strcmp(o->key, key) == 0 && f->overwrite_key[0] == '\0')
+                        strncpy0(f->overwrite_key, sizeof f->overwrite_key, key, strlen(key));
+        }
+}
+
+void flush_on_log(struct flush *f, const struct fl_event *ev, uint64_t now_ms) {
+        (void)now_ms;
+        if (!f->signalled)
+                return;                      /* lines before our signal are not ours */
+        if (!plugin_targeted(f, ev->plugin_id))
+                return;
+
+        struct flush_chunk *c;
+        switch (ev->kind) {
+        case FL_ACK:
+        case FL_FLUSHING_ALL:
+                if (ev->worker >= 0 && ev->worker < FLUSH_MAX_WORKERS)
+                        f->acked[ev->worker] = true;
+                break;
+
+        case FL_WRITE:
+        case FL_COMPLETED:
+                /* Keys of chunks outside the snapshot are kept too: a later chunk written to the key
+                 * of one of ours overwrote it. They never count towards a confirmation. */
+                c = event_chunk(f, ev, true);
+                if (!c)
+                        break;
+                record_key(f, c, ev->key, ev->kind == FL_COMPLETED);
+                if (ev->kind == FL_COMPLETED)
+                        c->retrying = false;
+                break;
+
+        case FL_FLUSH_FAILED:
+        case FL_SECONDARY_FAILED:
+                set_first_error(f, ev->error);
+                if (ev->next_retry_time[0])
+                        strncpy0(f->next_retry_time, sizeof f->next_retry_time, ev->next_retry_time,
+                                 strlen(ev->next_retry_time));
+                c = event_chunk(f, ev, !f->cfg.have_files);
+                if (!c)
+                        break;
+                c->retrying = true;
+                strncpy0(c->error, sizeof c->error, ev->error, strlen(ev->error));
+                strncpy0(c->next_retry_time, sizeof c->next_retry_time, ev->next_retry_time,
+                         strlen(ev->next_retry_time));
+                break;
+
+        case FL_RETRY_SUCCEEDED:
+                c = event_chunk(f, ev, !f->cfg.have_files);
+                if (c)
+                        c->retrying = false;
+                break;
+
+        case FL_RETRY_SUCCEEDED_SECONDARY:
+        case FL_BACKUP:
+        case FL_EVACUATED:
+        case FL_THROWN_AWAY:
+        case FL_OVERFLOW_DROP:
+                c = event_chunk(f, ev, !f->cfg.have_files);
+                if (c)
+                        mark_lost(f, c, ev->kind, ev);
+                else
+                        set_first_error(f, ev->error);
+                break;
+
+        case FL_RETRY_LIMIT:
+                /* "dropping all chunks in the buffer queue": every chunk of that worker still pending. */
+                f->retry_limit_seen = true;
+                if (ev->worker >= 0 && ev->worker < FLUSH_MAX_WORKERS)
+                        f->dropped[ev->worker] = true;
+                else
+                        for (int w = 0; w < FLUSH_MAX_WORKERS; w++)
+                                f->dropped[w] = true;
+                set_first_error(f, ev->error[0] ? ev->error : "hit limit for retries: buffer queue dropped");
+                for (size_t i = 0; i < f->n_chunks; i++) {
+                        struct flush_chunk *x = &f->chunks[i];
+                        if (x->state == CHUNK_PENDING && (ev->worker < 0 || x->worker == ev->worker))
+                                mark_lost(f, x, FL_RETRY_LIMIT, ev);
+                }
+                break;
+
+        case FL_UNRECOVERABLE:
+                set_first_error(f, ev->error);
+                break;
+
+        default:
+                break;
+        }
+}
+
+void flush_on_files(struct flush *f, const struct chunk_list *present, uint64_t now_ms) {
+        (void)now_ms;
+        for (size_t i = 0; i < f->n_snapshot; i++) {
+                struct flush_chunk *c = &f->chunks[i];
+                const struct chunk_file *p = chunk_list_find(present, c->id);
+                if (p) {
+                        if (p->state == 'q' && !c->queued_at_snapshot)
+                                c->queued = true;
+                        continue;
+                }
+                c->file_gone = true;
+                /* The caller drained the log after seeing the files: any loss was logged before the
+                 * files went away, so a chunk without bad news is committed. */
+                if (c->state == CHUNK_PENDING) {
+                        c->state = CHUNK_COMMITTED;
+                        c->retrying = false;
+                }
+        }
+}
+
+static struct flush_output *output_find(struct flush *f, int worker, const char *plugin_id) {
+        for (size_t i = 0; i < f->n_outputs; i++)
+                if (f->outputs[i].worker == worker && strcmp(f->outputs[i].base.plugin_id, plugin_id) == 0)
+                        return &f->outputs[i];
+        return NULL;
+}
+
+static bool output_drained(const struct flush_output *o) {
+        const struct mon_output *b = &o->base, *l = &o->last;
+        if (!o->have_last)
+                return false;
+        if (l->buffer_queue_length != 0 || l->buffer_queue_byte_size != 0 || l->retry_pending)
+                return false;
+        /* Every chunk present at the snapshot must have been written successfully since. write_count
+         * counts attempts and rollback_count the failed ones. */
+        int64_t ok = (l->write_count - b->write_count) - (l->rollback_count - b->rollback_count);
+        return ok >= o->chunks_at_snapshot;
+}
+
+void flush_on_monitor(struct flush *f, int worker, const struct mon_snapshot *s, uint64_t now_ms) {
+        (void)now_ms;
+        for (size_t i = 0; i < s->n_outputs; i++) {
+                const struct mon_output *m = &s->outputs[i];
+                struct flush_output *o = output_find(f, worker, m->plugin_id);
+                if (!o)
+                        continue;
+                o->last = *m;
+                o->have_last = true;
+                if (m->retry_pending && m->retry_next_time[0])
+                        strncpy0(f->next_retry_time, sizeof f->next_retry_time, m->retry_next_time,
+                                 strlen(m->retry_next_time));
+                /* A write attempt since the snapshot proves the worker took the flush. */
+                if (m->write_count > o->base.write_count && worker >= 0 && worker < FLUSH_MAX_WORKERS)
+                        f->acked[worker] = true;
+                o->drained = output_drained(o);
+        }
+}
+
+void flush_on_agent_exit(struct flush *f, uint64_t now_ms) {
+        (void)now_ms;
+        f->agent_gone = true;
+}
+
+static bool worker_acked(const struct flush *f, int w) {
+        if (f->acked[w])
+                return true;
+        /* Buffer progress is an acknowledgement too (the log may be at warn level). */
+        for (size_t i = 0; i < f->n_snapshot; i++)
+                if (f->chunks[i].worker == w && (f->chunks[i].queued || f->chunks[i].file_gone))
+                        return true;
+        return false;
+}
+
+static unsigned count_acked(const struct flush *f) {
+        unsigned n = 0;
+        for (int w = 0; w < f->cfg.workers; w++)
+                n += worker_acked(f, w);
+        return n;
+}
+
+/* Is every piece of buffered data accounted for (committed or lost)? */
+static bool all_resolved(const struct flush *f, bool *any_retrying) {
+        bool resolved = true;
+        *any_retrying = false;
+        if (f->cfg.have_files) {
+                for (size_t i = 0; i < f->n_snapshot; i++) {
+                        if (f->chunks[i].state == CHUNK_PENDING) {
+                                resolved = false;
+                                *any_retrying |= f->chunks[i].retrying;
+                        }
+                }
+        } else if (f->cfg.have_monitor && f->n_outputs > 0) {
+                for (size_t i = 0; i < f->n_outputs; i++) {
+                        const struct flush_output *o = &f->outputs[i];
+                        /* A dropped queue is accounted for (as lost) once the monitor shows it empty. */
+                        if (o->worker < FLUSH_MAX_WORKERS && f->dropped[o->worker] && o->have_last &&
+                            o->last.buffer_queue_length == 0 && o->last.buffer_queue_byte_size == 0)
+                                continue;
+                        if (!f->outputs[i].drained) {
+                                resolved = false;
+                                *any_retrying |= f->outputs[i].have_last && f->outputs[i].last.retry_pending;
+                        }
+                }
+        } else
+                return false;     /* nothing can tell */
+        if (!f->cfg.have_files)
+                for (size_t i = 0; i < f->n_chunks; i++)
+                        *any_retrying |= f->chunks[i].state == CHUNK_PENDING && f->chunks[i].retrying;
+        return resolved;
+}
+
+static bool any_lost(const struct flush *f) {
+        for (size_t i = 0; i < f->n_chunks; i++)
+                if (f->chunks[i].state == CHUNK_LOST)
+                        return true;
+        return f->retry_limit_seen;
+}
+
+/* Without files or monitor: the log can show the flush happening, never prove it complete. */
+static bool log_writes_settled(const struct flush *f) {
+        for (size_t i = f->n_snapshot; i < f->n_chunks; i++)
+                if (f->chunks[i].state == CHUNK_PENDING && !f->chunks[i].completed_logged)
+                        return false;
+        return true;
+}
+
+int flush_evaluate(const struct flush *f, uint64_t now_ms, bool deadline_reached) {
+        bool retrying = false;
+        bool resolved = all_resolved(f, &retrying);
+        bool can_confirm = f->cfg.have_files || (f->cfg.have_monitor && f->n_outputs > 0);
+        bool acked = count_acked(f) == (unsigned)f->cfg.workers;
+
+        if (resolved) {
+                if (f->overwrite_key[0])
+                        return FF_EXIT_OVERWRITTEN;
+                if (any_lost(f))
+                        return FF_EXIT_DATA_LOST;
+                return FF_EXIT_CONFIRMED;
+        }
+        if (f->agent_gone)
+                return FF_EXIT_NOT_RUNNING;
+        if (!acked && f->cfg.ack_timeout_ms > 0 && f->signalled &&
+            now_ms >= f->signalled_ms + (uint64_t)f->cfg.ack_timeout_ms)
+                return FF_EXIT_NO_ACK;
+
+        if (!can_confirm) {
+                /* Show what the log shows, then say plainly that it proves nothing. */
+                if (f->overwrite_key[0])
+                        return FF_EXIT_OVERWRITTEN;
+                if (any_lost(f))
+                        return FF_EXIT_DATA_LOST;
+                if (deadline_reached)
+                        return retrying ? FF_EXIT_UPLOAD_FAILING : FF_EXIT_UNCONFIRMED;
+                if (acked && !retrying && log_writes_settled(f))
+                        return FF_EXIT_UNCONFIRMED;
+                return -1;
+        }
+        if (!deadline_reached)
+                return -1;
+        if (f->overwrite_key[0])
+                return FF_EXIT_OVERWRITTEN;
+        if (any_lost(f))
+                return FF_EXIT_DATA_LOST;
+        if (!acked)
+                return FF_EXIT_NO_ACK;
+        return retrying ? FF_EXIT_UPLOAD_FAILING : FF_EXIT_DEADLINE;
+}
+
+void flush_counts(const struct flush *f, struct flush_counts *c) {
+        memset(c, 0, sizeof *c);
+        c->workers_expected = (unsigned)f->cfg.workers;
+        c->workers_acked = count_acked(f);
+        if (f->cfg.have_files) {
+                for (size_t i = 0; i < f->n_snapshot; i++) {
+                        const struct flush_chunk *k = &f->chunks[i];
+                        c->buffered++;
+                        c->bytes_buffered += k->bytes;
+                        switch (k->state) {
+                        case CHUNK_COMMITTED:
+                                c->committed++;
+                                c->bytes_committed += k->bytes;
+                                break;
+                        case CHUNK_LOST:
+                                c->lost++;
+                                break;
+                        default:
+                                c->pending++;
+                                c->failed += k->retrying;
+                        }
+                }
+                return;
+        }
+        for (size_t i = 0; i < f->n_outputs; i++) {
+                const struct flush_output *o = &f->outputs[i];
+                unsigned n = (unsigned)o->chunks_at_snapshot;
+                uint64_t b = output_bytes(&o->base);
+                c->buffered += n;
+                c->bytes_buffered += b;
+                if (o->drained) {
+                        c->committed += n;
+                        c->bytes_committed += b;
+                } else {
+                        c->pending += n;
+                        if (o->have_last && o->last.retry_pending)
+                                c->failed += n;
+                }
+        }
+        for (size_t i = 0; i < f->n_chunks; i++)
+                if (f->chunks[i].state == CHUNK_LOST) {
+                        c->lost++;
+                        if (c->committed > 0 && f->cfg.have_monitor)
+                                c->committed--;
+                }
+}
