@@ -25,7 +25,9 @@ struct http_response {
 };
 
 /* 0 when an HTTP reply arrived (any status); -ECONNREFUSED, -ETIMEDOUT, -EMSGSIZE, -EHOSTUNREACH,
- * -ECONNRESET (connection dropped), -EPROTO (other transfer errors), -EINVAL (bad URL), -ENOMEM. */
+ * -ECONNRESET (connection dropped), -EPROTO (other transfer errors, TLS), -EINVAL (bad URL, scheme other
+ * than http/https), -ENOMEM; for https also -ENOENT/-EACCES when ca_file (else $SSL_CERT_FILE, else the
+ * first of the distributions' bundles) is missing or unreadable. resp->error says what happened. */
 int http_do(const struct http_request *req, struct http_response *resp);
 void http_response_done(struct http_response *resp);
 /* One-time global init/cleanup (main calls them). */
