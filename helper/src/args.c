@@ -187,8 +187,8 @@ static int usage_error(const char *fmt, ...) {
 #define SECONDS(field, min, max, name)                                                          \
         do {                                                                                    \
                 if (parse_seconds(optarg, (min), (max), &o->field) < 0)                          \
-                        return usage_error("invalid " name " '%s' (seconds, " #min "-" #max " ms)", \
-                                           optarg);                                             \
+                        return usage_error("invalid " name " '%s' (seconds, %g to %g)", optarg, \
+                                           (min) / 1000.0, (max) / 1000.0);                     \
         } while (0)
 
 int parse_argv(int argc, char **argv, struct options *o) {

@@ -1,8 +1,67 @@
-/* main.c — entry point: parse the command line, run the command, map the result to the exit code. */
+/* main.c — entry point: parse the command line, run the command, print the result, map it to the exit code. */
+#include <signal.h>
+#include <stdio.h>
+
 #include "args.h"
+#include "http.h"
+#include "lifecycle.h"
+#include "log.h"
 #include "report.h"
+#include "run.h"
+
+static int run(int argc, char **argv) {
+        struct options o;
+        json_t *result = NULL;
+        int v;
+
+        int r = parse_argv(argc, argv, &o);
+        if (r > 0)
+                return FF_EXIT_CONFIRMED;       /* --help / --version */
+        if (r < 0) {
+                options_done(&o);
+                return FF_EXIT_USAGE;
+        }
+        log_set_verbosity(o.verbosity);
+        /* A closed pipe on stdout must not kill us before the lifecycle action is completed. */
+        signal(SIGPIPE, SIG_IGN);
+        if (http_global_init() < 0) {
+                log_error("cannot initialise libcurl");
+                options_done(&o);
+                return FF_EXIT_INTERNAL;
+        }
+
+        switch (o.command) {
+        case CMD_STATUS:
+                v = run_status(&o, &result);
+                break;
+        case CMD_WATCH:
+                v = run_watch(&o, &result);
+                break;
+        default: {
+                struct lifecycle *lc = NULL;
+                r = lifecycle_new(&o, &lc);
+                if (r == -EINVAL) {
+                        v = FF_EXIT_USAGE;
+                        result = report_error_new(v, "incomplete lifecycle options (see --help)");
+                } else if (r < 0) {
+                        v = FF_EXIT_METADATA_FAILED;
+                        result = report_error_new(v, "cannot read instance metadata or credentials for the lifecycle action");
+                } else
+                        v = run_flush(&o, lc, &result);
+                lifecycle_free(lc);
+        }
+        }
+        if (result && report_print(stdout, result) < 0)
+                log_error("cannot write the result to stdout");
+        json_decref(result);
+        http_global_cleanup();
+        options_done(&o);
+        /* Never an exit code the shell or SSM Agent reads as something else. */
+        if (v < 0 || v > 125 || v == 137 || v == 168 || v == 169 || v == 194)
+                v = FF_EXIT_INTERNAL;
+        return v;
+}
 
 int main(int argc, char **argv) {
-        (void)argc; (void)argv;
-        return FF_EXIT_INTERNAL;
+        return run(argc, argv);
 }
