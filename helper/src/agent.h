@@ -23,8 +23,13 @@ int agent_find(const char *unit, pid_t pid, const char *pid_file, struct agent *
 const char *agent_default_log(const struct agent *a);
 /* SIGUSR1 to the supervisor only: sd-bus KillUnit(unit, "main", sig) when a unit is known, else kill(). */
 int agent_signal(const struct agent *a, int sig);
-/* GET <rpc_url>/api/plugins.flushBuffers; 0 only on HTTP 200 with {"ok":true}; -EPROTO otherwise. */
+/* GET <rpc_url>/api/plugins.flushBuffers; 0 only on HTTP 200 with {"ok":true}; -EPROTO for any other
+ * reply (Fluentd answers 500 with the same body on an internal error); a transport failure returns
+ * http_do()'s -errno (-ECONNREFUSED when nothing listens, -ETIMEDOUT, ...). err gets a one-line reason. */
 int agent_rpc_flush(const char *rpc_url, long timeout_ms, char *err, size_t err_size);
+/* Read and validate a pid file: a decimal pid in 1..4194304, optionally followed by white space, at
+ * most 32 bytes, a regular file. 0; -ENOENT/-EACCES (open), -EBADMSG (anything else). */
+int agent_read_pid_file(const char *path, pid_t *ret);
 /* Still running? 1 yes, 0 no (exited), <0 error. */
 int agent_alive(const struct agent *a);
 void agent_done(struct agent *a);
