@@ -23,7 +23,9 @@ const struct chunk_file *chunk_list_find(const struct chunk_list *l, const char 
 /* Scan one buffer path (the <buffer> `path` directory): its own chunk files and those of every
  * worker<N> sub-directory. Returns 0, -ENOENT / -ENOTDIR / -EACCES for the path itself. Files whose
  * names do not match exactly are ignored. *workers_seen is set to the number of worker<N> directories
- * (0 when none). */
+ * (0 when none). The chunks are APPENDED to *out (so several paths can share one list; on error *out is
+ * left as it was). Files in the path itself get worker 0 even when worker dirs exist. A file that
+ * vanishes during the scan is skipped (a b→q rename in the meantime is reported as 'q'). */
 int bufdir_scan(const char *path, struct chunk_list *out, int *workers_seen);
 
 /* inotify watch over several buffer paths (and their worker dirs). bufwatch_fd() is to be poll()ed;
@@ -32,5 +34,13 @@ int bufdir_scan(const char *path, struct chunk_list *out, int *workers_seen);
 struct bufwatch;
 int bufwatch_new(char *const *paths, size_t n_paths, struct bufwatch **ret);
 int bufwatch_fd(const struct bufwatch *w);
+/* *present (initialised, e.g. zeroed) is REPLACED by the list, sorted by id. A chunk this watcher
+ * reported before and that readdir misses now is looked up by name (b and q) before it is left out: a
+ * rename racing with readdir never looks like a deletion. Prefer taking the pre-signal snapshot with a
+ * first bufwatch_process() (it rescans while events arrive during the scan) over bufdir_scan().
+ * -ENOENT/-ENOTDIR/-EACCES when a watched path itself became unusable. */
 int bufwatch_process(struct bufwatch *w, struct chunk_list *present);
 void bufwatch_free(struct bufwatch *w);
+/* Diagnostics: IN_Q_OVERFLOW events seen, directory scans done. */
+unsigned bufwatch_overflows(const struct bufwatch *w);
+unsigned bufwatch_scans(const struct bufwatch *w);
