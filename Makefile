@@ -51,7 +51,7 @@ LIB_OBJS  := $(LIB_SRCS:helper/src/%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all deps test unit integration demo install clean check-src
+.PHONY: all deps test unit integration demo install clean valgrind
 all: $(B)/fluent-flush
 
 $(B)/obj/%.o: helper/src/%.c $(wildcard helper/src/*.h) | $(B)/obj
@@ -78,6 +78,11 @@ deps:
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+valgrind: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
+	    valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+	        --error-exitcode=99 $$t >/dev/null; done
 
 integration: $(B)/fluent-flush
 	cd tests && FF_BINARY=$(CURDIR)/$(B)/fluent-flush $(PYTHON) -m pytest -q $(PYTEST_ARGS)
