@@ -101,7 +101,7 @@ int agent_read_pid_file(const char *path, pid_t *ret) {
                         break;
                 len += (size_t)n;
         }
-        if (len == 0 || len > PID_FILE_MAX)
+        if (len == 0 || len > PID_FILE_MAX || memchr(buf, '\0', len))
                 return -EBADMSG;
         buf[len] = '\0';
 

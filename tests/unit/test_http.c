@@ -2,180 +2,17 @@
 #define _GNU_SOURCE
 #include "unit.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "http.h"
-#include "macro.h"
-
-static pid_t server_pid = -1;
-static int server_port;
-static int closed_fd = -1;      /* bound, never listening: connecting to it is refused */
-static int closed_port;
-static char base[64];
-
-/* ---- the server (runs in forked children, never returns) ---- */
-
-static void write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w <= 0)
-                        _exit(0);
-                p += w;
-                n -= (size_t)w;
-        }
-}
-
-static void reply(int fd, int status, const char *extra_headers, const char *body, size_t len) {
-        char head[512];
-        int n = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
-                         status, len, extra_headers ? extra_headers : "");
-        write_all(fd, head, (size_t)n);
-        write_all(fd, body, len);
-}
-
-static void serve_one(int fd) {
-        static char req[65536];
-        size_t len = 0, need = 0;
-        char *end = NULL;
-
-        /* Read the head, then Content-Length bytes of body. */
-        for (;;) {
-                ssize_t r = read(fd, req + len, sizeof req - 1 - len);
-                if (r <= 0)
-                        _exit(0);
-                len += (size_t)r;
-                req[len] = 0;
-                if (!end && (end = strstr(req, "\r\n\r\n"))) {
-                        const char *cl = strcasestr(req, "\r\nContent-Length:");
-                        need = (size_t)(end + 4 - req) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
-                }
-                if (end && len >= need)
-                        break;
-                if (len == sizeof req - 1)
-                        _exit(0);
-        }
-
-        char path[256] = "";
-        if (sscanf(req, "%*s %255s", path) != 1)
-                _exit(0);
-
-        if (strcmp(path, "/ok") == 0)
-                reply(fd, 200, NULL, "hello", 5);
-        else if (strcmp(path, "/rpc-ok") == 0)
-                reply(fd, 200, "Content-Type: application/json\r\n", "{\"ok\":true}", 11);
-        else if (strcmp(path, "/rpc-500") == 0)
-                reply(fd, 500, "Content-Type: application/json\r\n", "{\"ok\":true}", 11);
-        else if (strcmp(path, "/redirect") == 0)
-                reply(fd, 302, "Location: /ok\r\n", "moved", 5);
-        else if (strcmp(path, "/echo") == 0)
-                reply(fd, 200, NULL, req, len);
-        else if (strncmp(path, "/len/", 5) == 0) {
-                /* /len/<n>/cl (Content-Length) or /len/<n>/close (body delimited by the close) */
-                char *mode = NULL;
-                size_t n = strtoul(path + 5, &mode, 10);
-                char *body = malloc(n);
-                if (!body)
-                        _exit(1);
-                memset(body, 'x', n);
-                if (strcmp(mode, "/cl") == 0)
-                        reply(fd, 200, NULL, body, n);
-                else {
-                        static const char head[] = "HTTP/1.1 200 X\r\nConnection: close\r\n\r\n";
-                        write_all(fd, head, sizeof head - 1);
-                        write_all(fd, body, n);
-                }
-        } else if (strcmp(path, "/hang") == 0) {
-                for (;;)
-                        pause();
-        } else if (strcmp(path, "/drop") == 0) {
-                /* close without a byte of reply */
-        } else if (strcmp(path, "/reset") == 0) {
-                struct linger l = { .l_onoff = 1, .l_linger = 0 };
-                setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-        } else if (strcmp(path, "/short") == 0) {
-                static const char head[] = "HTTP/1.1 200 X\r\nContent-Length: 100\r\n\r\n0123456789";
-                write_all(fd, head, sizeof head - 1);
-        } else
-                reply(fd, 404, NULL, "no", 2);
-        _exit(0);
-}
-
-_noreturn_ static void serve(int lfd) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test, even when it crashes */
-        if (getppid() == 1)
-                _exit(0);
-        signal(SIGCHLD, SIG_IGN);        /* connection children reap themselves */
-        signal(SIGPIPE, SIG_IGN);
-        for (;;) {
-                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                pid_t p = fork();
-                if (p == 0) {
-                        prctl(PR_SET_PDEATHSIG, SIGKILL);
-                        close(lfd);
-                        serve_one(fd);
-                }
-                close(fd);
-        }
-}
-
-static int bind_loopback(int *port) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t al = sizeof a;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(fd >= 0);
-        assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-        *port = ntohs(a.sin_port);
-        return fd;
-}
-
-static int setup(void **state) {
-        (void)state;
-        assert_int_equal(http_global_init(), 0);
-        int lfd = bind_loopback(&server_port);
-        assert_int_equal(listen(lfd, 64), 0);
-        server_pid = fork();
-        assert_true(server_pid >= 0);
-        if (server_pid == 0) {
-                setpgid(0, 0);
-                serve(lfd);
-        }
-        setpgid(server_pid, server_pid);
-        close(lfd);
-        closed_fd = bind_loopback(&closed_port);
-        snprintf(base, sizeof base, "http://127.0.0.1:%d", server_port);
-        return 0;
-}
-
-static int teardown(void **state) {
-        (void)state;
-        if (server_pid > 0) {
-                kill(-server_pid, SIGKILL);
-                kill(server_pid, SIGKILL);
-                waitpid(server_pid, NULL, 0);
-        }
-        if (closed_fd >= 0)
-                close(closed_fd);
-        http_global_cleanup();
-        return 0;
-}
+#include "loopback_httpd.h"
 
 /* ---- helpers ---- */
 
 static int get(const char *path, size_t max_body, long timeout_ms, struct http_response *resp) {
         char url[128];
-        snprintf(url, sizeof url, "%s%s", base, path);
+        snprintf(url, sizeof url, "%s%s", httpd_base, path);
         struct http_request req = { .url = url, .max_body = max_body, .timeout_ms = timeout_ms };
         return http_do(&req, resp);
 }
@@ -256,7 +93,7 @@ static void test_no_listener(void **state) {
         (void)state;
         char url[64];
         struct http_response resp;
-        snprintf(url, sizeof url, "http://127.0.0.1:%d/ok", closed_port);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/ok", httpd_closed_port);
         struct http_request req = { .url = url };
         assert_int_equal(http_do(&req, &resp), -ECONNREFUSED);
         assert_null(resp.body);
@@ -293,7 +130,7 @@ static void test_post_echo_and_headers(void **state) {
         struct http_response resp;
         static const char body[] = "Action=Test&a=1\0binary";
         const char *headers[] = { "X-Test: yes", "X-Other: 2", NULL };
-        snprintf(url, sizeof url, "%s/echo", base);
+        snprintf(url, sizeof url, "%s/echo", httpd_base);
         struct http_request req = {
                 .method = "POST", .url = url, .headers = headers, .body = body, .body_len = sizeof body - 1,
         };
@@ -313,7 +150,7 @@ static void test_put_without_body(void **state) {
         (void)state;
         char url[128];
         struct http_response resp;
-        snprintf(url, sizeof url, "%s/echo", base);
+        snprintf(url, sizeof url, "%s/echo", httpd_base);
         struct http_request req = { .method = "PUT", .url = url };
         assert_int_equal(http_do(&req, &resp), 0);
         assert_true(strncmp(resp.body, "PUT /echo HTTP/1.1\r\n", 20) == 0);
@@ -326,7 +163,7 @@ static void test_sigv4(void **state) {
         char url[128];
         struct http_response resp;
         static const char body[] = "Action=RecordLifecycleActionHeartbeat&Version=2011-01-01";
-        snprintf(url, sizeof url, "%s/echo", base);
+        snprintf(url, sizeof url, "%s/echo", httpd_base);
         struct http_request req = {
                 .method = "POST", .url = url, .body = body, .body_len = sizeof body - 1,
                 .aws_sigv4 = "aws:amz:us-east-1:autoscaling", .userpwd = "AKIDEXAMPLE:wJalrXUtnFEMIsecret",
@@ -358,7 +195,7 @@ static void test_bad_urls(void **state) {
         struct http_request nourl = { .url = NULL };
         assert_int_equal(http_do(&nourl, &resp), -EINVAL);
         char url[128];
-        snprintf(url, sizeof url, "%s/ok", base);
+        snprintf(url, sizeof url, "%s/ok", httpd_base);
         struct http_request badmethod = { .url = url, .method = "CONNECT" };
         assert_int_equal(http_do(&badmethod, &resp), -EINVAL);
 }
@@ -367,7 +204,7 @@ static void test_https(void **state) {
         (void)state;
         char url[128];
         struct http_response resp;
-        snprintf(url, sizeof url, "https://127.0.0.1:%d/ok", server_port);
+        snprintf(url, sizeof url, "https://127.0.0.1:%d/ok", httpd_port);
         /* a CA file that does not exist: refused before any connection */
         struct http_request missing = { .url = url, .ca_file = REPO_DIR "/no/such/ca.pem" };
         assert_int_equal(http_do(&missing, &resp), -ENOENT);
@@ -389,6 +226,20 @@ static void test_https(void **state) {
         assert_int_equal(get("/ok", 0, 0, &resp), 0);
         http_response_done(&resp);
         assert_int_equal(unsetenv("SSL_CERT_FILE"), 0);
+}
+
+static int setup(void **state) {
+        (void)state;
+        assert_int_equal(http_global_init(), 0);
+        httpd_start();
+        return 0;
+}
+
+static int teardown(void **state) {
+        (void)state;
+        httpd_stop();
+        http_global_cleanup();
+        return 0;
 }
 
 int main(void) {
