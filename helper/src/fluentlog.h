@@ -6,7 +6,20 @@
  * Lines starting with two spaces are continuation lines. A line with control characters (other than
  * tab), invalid UTF-8, or that does not match the grammar is rejected: it can never produce an event.
  * Record content can appear in Fluentd's log, so nothing here may be trusted on its own: the state
- * machine (flush.c) only accepts chunk ids it knows and never confirms an upload from a log line alone. */
+ * machine (flush.c) only accepts chunk ids it knows and never confirms an upload from a log line alone.
+ *
+ * Details of the grammar as implemented (fluentlog.c):
+ *   - time: anything up to the first " [<level>]: " within FL_MAX_TIME bytes (any strftime time_format);
+ *   - caller (debug mode): "<dir>/<file>.rb:<line>:<method>: ", method possibly empty or with spaces;
+ *   - a message is matched by its exact leading text AND the level Fluentd logs it at; the same text at
+ *     another level is FL_NONE. Version variants: "retry_time=/next_retry_seconds=" (≤ 1.14.0) and
+ *     "retry_times=/next_retry_time="; "failed to flush the buffer, and hit limit for retries. …" (≤ 1.14.0)
+ *     and "Hit limit for retries. …";
+ *   - WRITE/COMPLETED: the key is what follows the last " to s3://", right after the metadata's closing ">";
+ *   - "</ROOT>" at column 0 (the end of the multi-line config dump) is FL_CONTINUATION;
+ *   - JSON: a message with an escaped newline (backtrace, config dump) is FL_NONE, unless its first line
+ *     reads as evidence (then -EBADMSG: Fluentd never prints a raw newline there); other escaped control
+ *     characters → -EBADMSG. Text lines allocate nothing; JSON lines go through jansson. */
 #pragma once
 
 #include <stdbool.h>
@@ -14,6 +27,7 @@
 
 #define FL_CHUNK_ID_LEN 32
 #define FL_MAX_LINE (64 * 1024)   /* longer lines are cut by logtail and rejected here */
+#define FL_MAX_TIME 96            /* longest time stamp accepted before " [<level>]: " */
 
 enum fl_format { FL_FORMAT_AUTO = 0, FL_FORMAT_TEXT, FL_FORMAT_JSON };
 
@@ -54,15 +68,19 @@ struct fl_event {
         char key[1100];                       /* "s3://bucket/key" of WRITE/COMPLETED, "" otherwise */
         int retry_times;                      /* FLUSH_FAILED: retry_times=N, -1 when absent */
         char next_retry_time[64];             /* FLUSH_FAILED: next_retry_time= (or next_retry_seconds=) as printed */
-        char error[512];                      /* failures: `error_class=C error="msg"` (cut); others: the message, cut */
+        char error[512];                      /* failures: `error_class=C error="msg"` (cut); other evidence: the
+                                                 message, cut; "" for FL_NONE / FL_CONTINUATION */
 };
 
 /* Parse one line (no trailing newline; len bytes, need not be NUL-terminated).
  * Returns 0 and fills *ev (kind FL_NONE for lines without evidence, FL_CONTINUATION for continuation
  * lines); -EBADMSG when the line does not match the grammar or holds control characters / invalid
- * UTF-8; -E2BIG when len > FL_MAX_LINE. *ev is zeroed (worker -1, retry_times -1) on every call. */
+ * UTF-8; -E2BIG when len > FL_MAX_LINE. *ev is reset on every call (kind FL_NONE, level 0, every string
+ * "", worker -1, retry_times -1; bytes after a string's terminator are not cleared, for speed). */
 int fl_parse_line(const char *line, size_t len, enum fl_format fmt, struct fl_event *ev);
 
+/* Stable lower-case names ("write", "completed", "retry_limit", …), used in the JSON result. */
 const char *fl_kind_name(enum fl_kind k);
+const char *fl_level_name(enum fl_level l);
 /* True for events that mean data left (or will leave) the buffer without reaching S3. */
 bool fl_kind_is_loss(enum fl_kind k);
