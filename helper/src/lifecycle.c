@@ -11,8 +11,8 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "macro.h"
+#include "watch.h"
 
-#define GROUP_TAG "aws:autoscaling:groupName"
 
 struct lifecycle {
         struct imds *imds;
@@ -87,7 +87,7 @@ int lifecycle_new(const struct options *o, struct lifecycle **ret) {
         lc->heartbeat_ms = o->heartbeat_ms;
         if ((r = dup_opt(o->lifecycle_hook, &lc->hook)) < 0 || (r = dup_opt(o->autoscaling_url, &lc->url)) < 0 ||
             (r = dup_opt(o->ca_file, &lc->ca_file)) < 0 || (r = dup_opt(o->token, &lc->token)) < 0 ||
-            (r = dup_opt(o->instance_id, &lc->instance_id)) < 0 || (r = dup_opt(o->asg, &lc->group)) < 0)
+            (r = dup_opt(o->instance_id, &lc->instance_id)) < 0)
                 return r;
 
         r = imds_new(&(struct imds_config){ .base_url = o->imds_url }, &lc->imds);
@@ -108,22 +108,23 @@ int lifecycle_new(const struct options *o, struct lifecycle **ret) {
                 snprintf(lc->region, sizeof lc->region, "%s", region);
         }
 
-        if (!lc->group) {
-                r = imds_tag(lc->imds, GROUP_TAG, &lc->group);
-                if (r == -ENOENT) {
-                        log_error("--asg is required: the instance metadata has no tag " GROUP_TAG
-                                  " (instance tags in metadata are not enabled)");
-                        return -EINVAL;
-                }
-                if (r < 0) {
-                        log_error_errno(r, "Cannot read the group name from instance metadata (give --asg): %m");
-                        return -EHOSTUNREACH;
-                }
-                if (strlen(lc->group) > 1600) {
-                        log_error("the instance tag " GROUP_TAG " is not a group name");
-                        return -EINVAL;
-                }
-                lc->group_from_tag = true;
+        /* Shared with watch: this reference also links watch.c in, whose run_watch() overrides run.c's
+         * weak fallback (a weak definition found first in libff.a would otherwise win). */
+        free(lc->group);
+        lc->group = NULL;
+        r = watch_group_name(lc->imds, o->asg, &lc->group, &lc->group_from_tag);
+        if (r == -ENOENT) {
+                log_error("--asg is required: the instance metadata has no tag " WATCH_GROUP_TAG
+                          " (instance tags in metadata are not enabled)");
+                return -EINVAL;
+        }
+        if (r == -EBADMSG) {
+                log_error("the instance tag " WATCH_GROUP_TAG " is not a group name (give --asg)");
+                return -EINVAL;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Cannot read the group name from instance metadata (give --asg): %m");
+                return r == -ENOMEM ? r : -EHOSTUNREACH;
         }
 
         if (!lc->token && !lc->instance_id) {
