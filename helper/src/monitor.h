@@ -6,10 +6,12 @@
 #include <stdint.h>
 
 #define MON_MAX_OUTPUTS 64
+#define MON_MAX_BODY (4 * 1024 * 1024)     /* larger replies are refused (-EMSGSIZE) */
 
 struct mon_output {
         char plugin_id[128];
         char type[64];
+        /* Every counter is -1 when the field is absent or null (old Fluentd, an output without buffer). */
         int64_t buffer_queue_length;
         int64_t buffer_queue_byte_size;
         int64_t buffer_stage_length;       /* -1 when the field is absent (old Fluentd) */
@@ -22,7 +24,9 @@ struct mon_output {
         bool has_retry;                    /* the "retry" object is shown (hidden by default from 1.19.3) */
         bool retry_pending;                /* "retry" is non-empty */
         char retry_next_time[64];          /* retry.next_time as printed, "" when none */
-        char buffer_path[1024];            /* config.buffer_path / config.path of a file buffer if shown, else "" */
+        char buffer_path[1024];            /* config.buffer_path (absolute, v0.12-style flat buffer options with
+                                              buffer_type file or none) if shown, else "". The <buffer> section
+                                              is never shown, and config.path is out_s3's S3 prefix: unused. */
 };
 
 struct mon_snapshot {
@@ -31,7 +35,10 @@ struct mon_snapshot {
 };
 
 /* Parse a /api/plugins.json body. Returns 0, or -EBADMSG for anything that is not the expected shape
- * (not JSON, no "plugins" array, wrong field types), -E2BIG for more than MON_MAX_OUTPUTS outputs. */
+ * (not JSON, no "plugins" array, wrong field types: a counter that is a string, a real or negative, an
+ * integer beyond int64, an id longer than the field), -E2BIG for more than MON_MAX_OUTPUTS outputs,
+ * -EMSGSIZE for a body over MON_MAX_BODY. Only plugins with "output_plugin": true are kept. On error
+ * snap->n_outputs is 0. */
 int mon_parse(const char *body, size_t len, struct mon_snapshot *snap);
 
 /* Does this output match the targets? plugin_ids (NULL-terminated, may be NULL): when given, match by
@@ -43,5 +50,8 @@ bool mon_output_targeted(const struct mon_output *o, char *const *plugin_ids);
  * -EPROTO for a non-200 status; -EBADMSG for a body mon_parse() rejects; -EINVAL for a bad URL. */
 int mon_fetch(const char *base_url, int worker, long timeout_ms, struct mon_snapshot *snap);
 
-/* Build base_url with its port increased by worker (worker N on port + N). Returns 0 or -EINVAL. */
+/* Build base_url with its port increased by worker (worker N on port + N), keeping scheme (http/https),
+ * host (name, IPv4 or [IPv6]) and path; a URL without a port uses the scheme's default + N. Returns 0;
+ * -EINVAL for anything else (user info, query, fragment, spaces, control characters, bad port, port + N
+ * beyond 65535); -ENOBUFS when out_size is too small. */
 int mon_worker_url(const char *base_url, int worker, char *out, size_t out_size);
