@@ -113,7 +113,8 @@ struct chunk_where {
 
 struct scan_ctx {
         struct chunk_list *out;
-        struct chunk_where *where;   /* parallel to out->v when non-NULL (the watcher) */
+        bool track;                  /* the watcher: fill where[] */
+        struct chunk_where *where;   /* parallel to out->v */
         size_t where_cap;
         int ifd;                     /* the watcher's inotify fd, or -1 */
         uint32_t path_idx;
@@ -122,7 +123,7 @@ struct scan_ctx {
 static int scan_push(struct scan_ctx *s, const struct chunk_file *c, bool in_worker_dir) {
         int r = chunk_list_push(s->out, c);
 
-        if (r < 0 || !s->where)
+        if (r < 0 || !s->track)
                 return r;
         if (s->out->n > s->where_cap) {
                 size_t cap = s->out->cap;
@@ -422,7 +423,7 @@ static int lookup_again(const struct bufwatch *w, const struct chunk_file *c, co
 /* Scan every path once into items (sorted by id, duplicates removed). */
 static int scan_all(struct bufwatch *w, struct sort_item **ret_items, size_t *ret_n) {
         _cleanup_(chunk_list_done) struct chunk_list l = {};
-        struct scan_ctx s = { .out = &l, .ifd = w->ifd };
+        struct scan_ctx s = { .out = &l, .ifd = w->ifd, .track = true };
         struct sort_item *items;
         size_t n = 0;
         int r = 0;
