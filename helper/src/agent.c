@@ -332,20 +332,21 @@ static int find_by_unit(const char *unit, struct agent *a) {
 
         if (unit) {
                 r = normalize_unit(unit, name, sizeof name);
-                if (r < 0)
+                if (r < 0) {
+                        snprintf(a->unit_asked, sizeof a->unit_asked, "%s", unit);
                         return r;
-        }
+                }
+                snprintf(a->unit_asked, sizeof a->unit_asked, "%s", name);
+        } else
+                snprintf(a->unit_asked, sizeof a->unit_asked, "%s or %s", packages[0].unit, packages[1].unit);
         r = bus_connect(&bus);
         if (r < 0)
                 return r;
-        if (unit) {
-                snprintf(a->unit_asked, sizeof a->unit_asked, "%s", name);
+        if (unit)
                 return find_unit(bus, name, a);
-        }
 
         /* The default: the first active of the packages' units. ESRCH when one exists but none runs. */
         int ret = -ENOENT;
-        snprintf(a->unit_asked, sizeof a->unit_asked, "%s or %s", packages[0].unit, packages[1].unit);
         for (size_t i = 0; i < ELEMENTSOF(packages); i++) {
                 r = find_unit(bus, packages[i].unit, a);
                 if (r == 0) {
@@ -386,8 +387,10 @@ static int find_by_unit(const char *unit, struct agent *a) {
 
         if (unit) {
                 r = normalize_unit(unit, name, sizeof name);
-                if (r < 0)
+                if (r < 0) {
+                        snprintf(a->unit_asked, sizeof a->unit_asked, "%s", unit);
                         return r;
+                }
                 snprintf(a->unit_asked, sizeof a->unit_asked, "%s", name);
         } else
                 snprintf(a->unit_asked, sizeof a->unit_asked, "%s or %s", packages[0].unit, packages[1].unit);
