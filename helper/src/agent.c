@@ -482,7 +482,9 @@ int agent_rpc_flush(const char *rpc_url, long timeout_ms, char *err, size_t err_
                 n--;
         if (n == 0 || n > sizeof url - 64)
                 return -EINVAL;
-        snprintf(url, sizeof url, "%.*s/api/plugins.flushBuffers", (int)n, rpc_url);
+        /* `<system> rpc_endpoint` is written host:port: accept it as given there. */
+        const char *scheme = strstr(rpc_url, "://") ? "" : "http://";
+        snprintf(url, sizeof url, "%s%.*s/api/plugins.flushBuffers", scheme, (int)n, rpc_url);
 
         struct http_request req = { .url = url, .timeout_ms = timeout_ms, .max_body = RPC_MAX_BODY };
         r = http_do(&req, &resp);
