@@ -256,9 +256,12 @@ static bool no_active_action(const struct asg_error *e) {
  * the x-amz-security-token value in it): cut it before anything that looks like one of our secrets. */
 static void redact(char *msg, size_t size, const struct aws_creds *c) {
         const char *secrets[] = { c->secret_access_key, c->token };
-        char *cut = strstr(msg, "The Canonical String");
-        if (cut)
-                *cut = '\0';
+        static const char *const quotes[] = { "Canonical", "canonical", "String-to-Sign", "string to sign" };
+        for (size_t i = 0; i < ELEMENTSOF(quotes); i++) {
+                char *cut = strstr(msg, quotes[i]);
+                if (cut)
+                        *cut = '\0';
+        }
         for (size_t i = 0; i < ELEMENTSOF(secrets); i++) {
                 size_t n = strlen(secrets[i]);
                 for (size_t off = 0; n >= 8 && off + 8 <= n; off += 8) {
