@@ -8,7 +8,7 @@ DOCDIR     ?= $(PREFIX)/share/doc/fluent-flush
 LICENSEDIR ?= $(PREFIX)/share/licenses/fluent-flush
 WATCH_UNIT := packaging/fluent-flush-watch.service
 
-.PHONY: install-data rpm static static-refresh
+.PHONY: install-data rpm rpmlint static static-refresh
 
 # ---- install layout: what the top-level install rule does not install itself --------------------
 # The same layout as the RPM (the spec's %install runs `make install`): README under the doc dir,
@@ -24,6 +24,10 @@ install-data:
 # The source tarball is the work tree (tracked and untracked files, minus what .gitignore excludes),
 # so the RPM holds what `make` builds. rpmbuild runs with --nodeps: Debian has no RPM database that
 # could satisfy BuildRequires; the Debian -dev packages of `make deps` are what the build uses.
+# Two of Debian's rpm post-install steps differ from the RPM distributions': brp-compress is a bash
+# script with a /bin/sh line (under dash it fails and leaves the man page uncompressed), so it runs
+# with bash; brp-strip only strips debug info (the distributions move it to a -debuginfo package
+# and strip the rest), so the binary is stripped here.
 RPM_DIR    := build/rpm
 RPM_TOP    := $(RPM_DIR)/top
 RPM_TARBALL := $(RPM_TOP)/SOURCES/fluent-flush-$(VERSION).tar.gz
@@ -31,14 +35,22 @@ RPM_TARBALL := $(RPM_TOP)/SOURCES/fluent-flush-$(VERSION).tar.gz
 rpm:
 	@command -v rpmbuild >/dev/null || { echo "rpmbuild not found: run \`make deps\` (Debian package rpm)" >&2; exit 1; }
 	rm -rf $(RPM_DIR)
-	mkdir -p $(RPM_TOP)/SOURCES
+	mkdir -p $(RPM_TOP)/SOURCES $(RPM_TOP)/SPECS
+	sed -e 's/@VERSION@/$(VERSION)/' \
+	    -e 's/%@WATCH_BCOND@/$(if $(wildcard $(WATCH_UNIT)),%bcond_without,%bcond_with)/' \
+	    packaging/fluent-flush.spec >$(RPM_TOP)/SPECS/fluent-flush.spec
 	bash packaging/tarball.sh fluent-flush-$(VERSION) $(RPM_TARBALL)
 	rpmbuild -ba --nodeps --quiet \
 	    --define "_topdir $(abspath $(RPM_TOP))" \
-	    --define "ff_version $(VERSION)" \
-	    packaging/fluent-flush.spec
+	    --define "__brp_compress bash %{_rpmconfigdir}/brp-compress %{?_prefix}" \
+	    --define "__brp_strip find \$$RPM_BUILD_ROOT%{_bindir} -type f -exec %{__strip} --strip-unneeded {} +" \
+	    $(RPM_TOP)/SPECS/fluent-flush.spec
 	cp $(RPM_TOP)/RPMS/x86_64/*.rpm $(RPM_TOP)/SRPMS/*.src.rpm $(RPM_DIR)/
 	@ls -l $(RPM_DIR)/*.rpm
+
+# Lint the built packages; packaging/rpmlint.toml says which checks are left out and why.
+rpmlint:
+	rpmlint -c packaging/rpmlint.toml $(RPM_DIR)/*.rpm
 
 # ---- make static → build/static/fluent-flush ---------------------------------------------------
 # A static-pie x86_64 binary with no runtime dependency but the kernel: glibc, OpenSSL, c-ares,
