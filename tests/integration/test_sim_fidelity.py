@@ -57,7 +57,7 @@ def normalise(rest):
     s = re.sub(r'"/[^"]*"', '"<PATH>"', s)
     s = re.sub(r"(bad chunk is moved to|evacuated to) /\S+", r"\1 <PATH>", s)
     s = re.sub(r"^(  \S.*? )?/\S+:\d+:in `.*'$", "<FRAME>", s)
-    s = re.sub(r"\d+", "<N>", s)
+    s = re.sub(r"(?<![A-Za-z_])\d+", "<N>", s)
     return s
 
 
