@@ -28,16 +28,27 @@ FLUSH_LINE = re.compile(r"^\S+ \S+ \S+ \[info\]: #(\d+) force flushing buffered 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
-@pytest.fixture(scope="module")
-def probe(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("probe") / "agent_probe")
-    r = subprocess.run(["make", "-s", "-C", REPO, "-f", "Makefile", "-f", "-", f"PROBE={out}", out],
+def build_probe(out, *make_args):
+    r = subprocess.run(["make", "-s", "-C", REPO, "-f", "Makefile", "-f", "-", f"PROBE={out}", *make_args, out],
                        input=PROBE_RULE, text=True, capture_output=True, timeout=300)
     assert r.returncode == 0, f"building the agent probe failed:\n{r.stdout}\n{r.stderr}"
     assert os.access(out, os.X_OK)
     # inside the bed the probe is run by root and by nobody: its directory must be reachable
     os.chmod(os.path.dirname(out), 0o755)
     return out
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory):
+    return build_probe(str(tmp_path_factory.mktemp("probe") / "agent_probe"))
+
+
+@pytest.fixture(scope="module")
+def probe_nosd(tmp_path_factory, probe):
+    """The probe as the static build has it: NO_SYSTEMD=1, objects in a private build dir. It lives
+    next to `probe` (the directory the beds bind in)."""
+    d = os.path.dirname(probe)
+    return build_probe(os.path.join(d, "agent_probe_nosd"), "NO_SYSTEMD=1", f"B={d}/build-nosd")
 
 
 def Bed(tmp_path, probe, name):
@@ -258,3 +269,33 @@ def test_system_bus_fallback(tmp_path, probe):
         assert res["signal_rc"] == 0, res
         assert "trying the system bus" not in res["stderr"]
         wait_for(lambda: len(FLUSH_LINE.findall(read_log(bed, agent))) == 2, what="both workers flushing")
+
+
+def test_without_systemd_a_unit_means_its_pid_file(tmp_path, probe, probe_nosd):
+    nm = subprocess.run(["nm", "-D", "--undefined-only", probe_nosd], capture_output=True, text=True)
+    assert nm.returncode == 0 and "sd_bus" not in nm.stdout, "NO_SYSTEMD build still uses sd-bus"
+    with Bed(tmp_path, probe, name="ag-nosd") as bed:
+        agent = install(bed, tmp_path, "td-agent", "td-agent4")
+        res = run_probe(bed, probe_nosd, "--unit", "td-agent.service")
+        assert res["find_rc"] == -errno.ENOENT, res          # not started: no pid file yet
+        start(bed, "td-agent.service")
+        main = bed.main_pid("td-agent.service")
+        wait_for(lambda: len(re.findall(r"fluentd worker is now running", read_log(bed, agent))) == 2,
+                 what="both workers running")
+        for args in (("--unit", "td-agent.service"), ()):
+            res = run_probe(bed, probe_nosd, *args)
+            assert_found(res, "", main, "td-agent", "/var/log/td-agent/td-agent.log")
+            assert res["unit_asked"] == "td-agent.service"
+        # a unit that is not one of the packages' cannot be resolved without systemd
+        assert run_probe(bed, probe_nosd, "--unit", "other.service")["find_rc"] == -errno.ENOENT
+        # kill() of the supervisor from the pid file: once, from the probe; workers from the supervisor
+        res = run_probe(bed, probe_nosd, "--unit", "td-agent.service", "--signal")
+        assert res["signal_rc"] == 0, res
+        wait_for(lambda: len(FLUSH_LINE.findall(read_log(bed, agent))) == 2, what="both workers flushing")
+        time.sleep(0.3)
+        got = GOT_USR1.findall(read_log(bed, agent))
+        assert [g[0] for g in got if g[0] == ""] == [""] and all(int(g[1]) != 1 for g in got), got
+        assert sorted(g[0] for g in got if g[0] != "" and int(g[1]) == main) == ["0", "1"], got
+        # stopped: the package removes its pid file
+        bed.systemctl("stop", "td-agent.service", check=True)
+        assert run_probe(bed, probe_nosd)["find_rc"] == -errno.ENOENT
