@@ -106,6 +106,7 @@ static bool parse_worker_name(const char *name, int *ret) {
 }
 
 /* Per chunk, where it was found: lets the watcher look it up by name again. */
+#define WHERE_UNKNOWN UINT32_MAX
 struct chunk_where {
         uint32_t path_idx;
         bool in_worker_dir;
@@ -387,26 +388,32 @@ static int cmp_id_item(const void *key, const void *b) {
         return strcmp(key, ((const struct sort_item *)b)->c.id);
 }
 
-/* A chunk the last list had and this scan missed: is it still there under either name? */
-static int lookup_again(const struct bufwatch *w, const struct chunk_file *c, const struct chunk_where *where,
-                        struct chunk_file *ret) {
-        char p[PATH_MAX];
+/* Is the chunk still in this directory, under either name? 1 and *ret when it is. Resolved as the scan
+ * does (a worker dir that is a symlink is not one). */
+static int lookup_in(const struct bufwatch *w, uint32_t path_idx, bool in_worker_dir, const struct chunk_file *c,
+                     struct chunk_file *ret) {
         const char *states = c->state == 'q' ? "qb" : "bq";
+        _cleanup_(closep) int dfd = -1;
+        char name[NAME_LEN + 1];
         struct stat st;
-        int len;
 
-        if (where->path_idx >= w->n_paths)
-                return 0;
+        dfd = open(w->paths[path_idx], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0 && in_worker_dir) {
+                char sub[32];
+                int fd;
+
+                snprintf(sub, sizeof sub, "worker%d", c->worker);
+                fd = openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                closep(&dfd);
+                dfd = fd;
+        }
+        if (dfd < 0)
+                return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 0 : -errno;
+
         for (const char *s = states; *s; s++) {
-                if (where->in_worker_dir)
-                        len = snprintf(p, sizeof p, "%s/worker%d/buffer.%c%s.log", w->paths[where->path_idx],
-                                       c->worker, *s, c->id);
-                else
-                        len = snprintf(p, sizeof p, "%s/buffer.%c%s.log", w->paths[where->path_idx], *s, c->id);
-                if (len < 0 || (size_t)len >= sizeof p)
-                        return -ENAMETOOLONG;
-                if (lstat(p, &st) < 0) {
-                        if (errno == ENOENT || errno == ENOTDIR)
+                snprintf(name, sizeof name, "buffer.%c%s.log", *s, c->id);
+                if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
                                 continue;
                         return -errno;
                 }
@@ -417,6 +424,54 @@ static int lookup_again(const struct bufwatch *w, const struct chunk_file *c, co
                 ret->bytes = (uint64_t)st.st_size;
                 return 1;
         }
+        return 0;
+}
+
+/* A chunk the last list had and this scan missed: is it still there? Where it was is known for chunks
+ * this watcher found; for chunks given by bufwatch_expect() every path is tried. */
+static int lookup_again(const struct bufwatch *w, const struct chunk_file *c, struct chunk_where *where,
+                        struct chunk_file *ret) {
+        int r;
+
+        if (where->path_idx != WHERE_UNKNOWN)
+                return where->path_idx < w->n_paths ? lookup_in(w, where->path_idx, where->in_worker_dir, c, ret) : 0;
+
+        for (uint32_t i = 0; i < w->n_paths; i++)
+                for (int in_worker_dir = 0; in_worker_dir < 2; in_worker_dir++) {
+                        if (!in_worker_dir && c->worker != 0)
+                                continue;
+                        r = lookup_in(w, i, in_worker_dir, c, ret);
+                        if (r != 0) {
+                                if (r > 0)
+                                        *where = (struct chunk_where){ .path_idx = i, .in_worker_dir = in_worker_dir };
+                                return r;
+                        }
+                }
+        return 0;
+}
+
+int bufwatch_expect(struct bufwatch *w, const struct chunk_list *snapshot) {
+        _cleanup_(chunk_list_done) struct chunk_list l = {};
+        _cleanup_(freep) struct chunk_where *where = NULL;
+        int r;
+
+        if (!w || !snapshot)
+                return -EINVAL;
+        for (size_t i = 0; i < snapshot->n; i++) {
+                r = chunk_list_push(&l, &snapshot->v[i]);
+                if (r < 0)
+                        return r;
+        }
+        where = calloc(l.n ? l.n : 1, sizeof *where);
+        if (!where)
+                return -ENOMEM;
+        for (size_t i = 0; i < l.n; i++)
+                where[i] = (struct chunk_where){ .path_idx = WHERE_UNKNOWN };
+        chunk_list_done(&w->last);
+        free(w->last_where);
+        w->last = l;
+        l = (struct chunk_list){};
+        w->last_where = TAKE_PTR(where);
         return 0;
 }
 
@@ -467,7 +522,7 @@ int bufwatch_process(struct bufwatch *w, struct chunk_list *present) {
         _cleanup_(freep) struct sort_item *items = NULL;
         _cleanup_(freep) struct chunk_where *where = NULL;
         _cleanup_(chunk_list_done) struct chunk_list out = {};
-        size_t n = 0, n_found;
+        size_t n = 0, n_found, cap;
         int r;
 
         if (!w || !present)
@@ -488,7 +543,7 @@ int bufwatch_process(struct bufwatch *w, struct chunk_list *present) {
         }
 
         /* Chunks of the last list this scan did not meet: look them up by name before calling them gone. */
-        n_found = n;
+        n_found = cap = n;
         for (size_t i = 0; i < w->last.n; i++) {
                 struct chunk_file c;
 
@@ -499,14 +554,16 @@ int bufwatch_process(struct bufwatch *w, struct chunk_list *present) {
                         return r;
                 if (r == 0)
                         continue;
-                {
-                        struct sort_item *v = reallocarray(items, n + 1, sizeof *items);
+                if (n == cap) {
+                        struct sort_item *v;
 
+                        cap = MAX(2 * cap, (size_t)16);
+                        v = reallocarray(items, cap, sizeof *items);
                         if (!v)
                                 return -ENOMEM;
                         items = v;
-                        items[n++] = (struct sort_item){ .c = c, .where = w->last_where[i] };
                 }
+                items[n++] = (struct sort_item){ .c = c, .where = w->last_where[i] };
         }
         if (n > n_found) {
                 log_debug("%zu chunk file(s) missed by readdir found by name", n - n_found);

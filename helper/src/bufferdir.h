@@ -41,6 +41,10 @@ int bufwatch_fd(const struct bufwatch *w);
  * -ENOENT/-ENOTDIR/-EACCES when a watched path itself became unusable. */
 int bufwatch_process(struct bufwatch *w, struct chunk_list *present);
 void bufwatch_free(struct bufwatch *w);
+/* Seed the watcher with the snapshot taken by bufdir_scan() (call once, before the first
+ * bufwatch_process()): its chunks then get the same look-up by name, so a rename racing with the first
+ * rescan cannot make a snapshot chunk look deleted. */
+int bufwatch_expect(struct bufwatch *w, const struct chunk_list *snapshot);
 /* Diagnostics: IN_Q_OVERFLOW events seen, directory scans done. */
 unsigned bufwatch_overflows(const struct bufwatch *w);
 unsigned bufwatch_scans(const struct bufwatch *w);

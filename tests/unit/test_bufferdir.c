@@ -515,6 +515,38 @@ static void test_thousand_chunks(void **state) {
         chunk_list_done(&l);
 }
 
+/* The snapshot handed to the watcher (bufwatch_expect): changes before the first rescan are followed. */
+static void test_watch_expect(void **state) {
+        struct fx *x = *state;
+        struct chunk_list snap = {}, l = {};
+        struct bufwatch *w = NULL;
+        char *paths[] = { x->dir };
+        char w1[PATH_MAX];
+        int workers;
+
+        mksub(w1, sizeof w1, x->dir, "worker1");
+        mkchunk(w1, 'b', ID(1), 1);
+        mkchunk(w1, 'b', ID(2), 2);
+        mkchunk(w1, 'q', ID(3), 3);
+        scan(x->dir, &snap, &workers);
+        assert_int_equal(snap.n, 3);
+        assert_int_equal(bufwatch_new(paths, 1, &w), 0);
+        assert_int_equal(bufwatch_expect(w, &snap), 0);
+        enqueue(w1, ID(1));
+        rmchunk(w1, 'b', ID(2));
+        assert_int_equal(bufwatch_process(w, &l), 0);
+        assert_int_equal(l.n, 2);
+        expect_chunk(&l, ID(1), 1, 'q', 1);
+        expect_chunk(&l, ID(3), 1, 'q', 3);
+        assert_null(chunk_list_find(&l, ID(2)));
+        /* the snapshot list is the caller's and unchanged */
+        assert_int_equal(snap.n, 3);
+        expect_chunk(&snap, ID(1), 1, 'b', 1);
+        bufwatch_free(w);
+        chunk_list_done(&snap);
+        chunk_list_done(&l);
+}
+
 static long max_queued_events(void) {
         FILE *f = fopen("/proc/sys/fs/inotify/max_queued_events", "re");
         long v = -1;
@@ -590,6 +622,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_eacces, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watch_rename_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watch_workers_later, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_watch_expect, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_thousand_chunks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
         };
