@@ -20,7 +20,11 @@ int logtail_open(const char *path, bool from_end, struct logtail **ret);
 /* An inotify fd to poll() (on the file and its directory). */
 int logtail_fd(const struct logtail *t);
 /* Drain inotify events and read every complete new line, calling cb for each. A non-zero return of cb
- * stops reading and is returned. Returns 0 or -errno. */
+ * stops reading and is returned; the rest is not announced by a new event, so call again. Returns 0 or
+ * -errno (e.g. the new file at the path cannot be opened: the old one was still read first). The file
+ * the path named before the last rotation stays open and is read too, since the writer appends to it
+ * until it re-opens its log. Spurious wakeups happen (other names in the directory); a truncation
+ * followed by writes beyond the old offset before we look cannot be told from an append. */
 int logtail_read(struct logtail *t, logtail_line_cb cb, void *userdata);
 /* Counters for the result: rotations (rename/re-create) and truncations followed. */
 unsigned logtail_rotations(const struct logtail *t);
