@@ -95,7 +95,7 @@ if [ -z "$dsc" ]; then
 fi
 deb_version=$(sed -n 's/^Version: *//p' "$dsc")
 
-want="recipe=$RECIPE source=$deb_version"
+want="recipe=$RECIPE source=$deb_version prefix=$prefix"
 if [ -f "$prefix/lib/libcurl.a" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     exit 0
 fi
