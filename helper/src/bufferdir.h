@@ -24,7 +24,8 @@ const struct chunk_file *chunk_list_find(const struct chunk_list *l, const char 
  * worker<N> sub-directory. Returns 0, -ENOENT / -ENOTDIR / -EACCES for the path itself. Files whose
  * names do not match exactly are ignored. *workers_seen is set to the number of worker<N> directories
  * (0 when none). The chunks are APPENDED to *out (so several paths can share one list; on error *out is
- * left as it was). Files in the path itself get worker 0 even when worker dirs exist. A file that
+ * left as it was). Files in the path itself get worker 0 even when worker dirs exist (Fluentd's worker 0
+ * resumes them: additional_resume_path in buf_file.rb). A file that
  * vanishes during the scan is skipped (a b→q rename in the meantime is reported as 'q'). */
 int bufdir_scan(const char *path, struct chunk_list *out, int *workers_seen);
 
