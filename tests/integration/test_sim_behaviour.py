@@ -241,12 +241,16 @@ def test_memory_buffer(s3, workdir, request):
         fd.wait_for_log(r"completed to write chunk", start=off)
         wait_until(lambda: fd.output_monitor()["buffer_total_queued_size"] == 0)
         assert ids <= s3.record_ids(prefix=p)
+        only = fd.monitor(query="@type=s3")["plugins"]
+        assert [x["plugin_id"] for x in only] == ["out_s3"]
+        assert [x["type"] for x in fd.monitor(query="@id=in_forward")["plugins"]] == ["forward"]
         more = fd.emit(fd.records(20))
+        off = fd.log_size()
         assert fd.stop() == 0                    # memory buffers are flushed at shutdown
         assert more <= s3.record_ids(prefix=p)
         log = fd.log_text(off)
-        assert log.index("completed to write chunk", log.index("preparing shutdown")
-                         if "preparing shutdown" in log else log.index("fluentd worker is now stopping")) > 0
+        assert log.index("fluentd worker is now stopping") < log.index("completed to write chunk") \
+            < log.index("Worker 0 finished with status 0")
 
 
 def test_file_chunks_stay_on_disk_at_shutdown_and_resume(s3, workdir, request):
@@ -277,7 +281,6 @@ def test_chunk_files_staged_then_queued(s3, workdir, request):
         fd.emit(fd.records(500))
         chunk = fd.chunk_ids().pop()
         assert re.fullmatch(r"[0-9a-f]{32}", chunk)
-        assert abs(int(chunk[:13], 16) / 1e6 * 4096 / 4096 - time.time() * 1) < 120 or True
         assert abs((int(chunk[:16], 16) >> 12) / 1e6 - time.time()) < 60, "chunk id is not time-based"
         assert fd.buffer_files() == ["buffer.b%s.log" % chunk, "buffer.b%s.log.meta" % chunk]
         fd.set_faults(s3_delay_ms=1500)
