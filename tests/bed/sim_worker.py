@@ -1072,7 +1072,7 @@ class Worker:
         signal.signal(signal.SIGUSR1, lambda s, f: threading.Thread(target=self.flush_buffer, daemon=True).start())
         signal.signal(signal.SIGTERM, lambda s, f: self.stop_event.set() or setattr(self, "stop_sig", "SIGTERM"))
         signal.signal(signal.SIGINT, lambda s, f: self.stop_event.set() or setattr(self, "stop_sig", "SIGINT"))
-        signal.signal(signal.SIGHUP, lambda s, f: log.debug("fluentd main process get SIGHUP"))
+        signal.signal(signal.SIGHUP, lambda s, f: (log.debug("fluentd main process get SIGHUP"), log.reopen()))
         while not self.stop_event.wait(0.5):
             pass
         self.shutdown(getattr(self, "stop_sig", "SIGTERM"))
