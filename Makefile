@@ -67,7 +67,7 @@ $(B)/obj $(B)/unit:
 	mkdir -p $@
 
 # Unit tests (cmocka): tests/unit/test_X.c links against every module but main.c.
-$(B)/unit/%: tests/unit/%.c tests/unit/unit.h $(B)/libff.a | $(B)/unit
+$(B)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libff.a | $(B)/unit
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -Itests/unit -DFIXTURES='"$(FIXTURES)"' \
 	    -DREPO_DIR='"$(CURDIR)"' $(LDFLAGS) -o $@ $< $(B)/libff.a $(PKG_LIBS) -lcmocka
 

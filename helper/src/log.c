@@ -10,6 +10,7 @@ static enum log_verbosity verbosity = LOG_NORMAL;
 void log_set_verbosity(enum log_verbosity v) { verbosity = v; }
 enum log_verbosity log_get_verbosity(void) { return verbosity; }
 
+static void vlog(const char *tag, int err, const char *fmt, va_list ap) _printf_(3, 0);
 static void vlog(const char *tag, int err, const char *fmt, va_list ap) {
         int saved = errno;
         char buf[2048];

@@ -588,26 +588,34 @@ int run_flush(const struct options *o, struct lifecycle *lc, json_t **ret) {
                         chunk_list_done(&files);
                         return early(report_error_new(FF_EXIT_INTERNAL, "out of memory"), lc, ret);
                 }
-        chunk_list_done(&files);
-        if (have_outputs && (err = snapshot_outputs(&c)))
+        if (have_outputs && (err = snapshot_outputs(&c))) {
+                chunk_list_done(&files);
                 return early(err, lc, ret);
+        }
 
         struct flush_counts k;
         flush_counts(&c.f, &k);
         log_progress("snapshot: %u chunk%s, %llu bytes, %d worker%s; evidence:%s%s log", k.buffered,
                      k.buffered == 1 ? "" : "s", (unsigned long long)k.bytes_buffered, c.workers,
                      c.workers == 1 ? "" : "s", c.n_paths ? " buffer files," : "", have_outputs ? " monitor," : "");
-        if (flush_nothing_buffered(&c.f))
+        if (flush_nothing_buffered(&c.f)) {
+                chunk_list_done(&files);
                 return finish(build_result(&c, FF_EXIT_CONFIRMED, true), lc, FF_EXIT_CONFIRMED, ret);
+        }
         if (!c.f.cfg.have_files && !have_outputs)
                 warn(&c, "no buffer files and no monitor_agent: the upload cannot be proven "
                          "(add <source> @type monitor_agent </source> to Fluentd's config)");
 
         if (c.n_paths > 0) {
                 r = bufwatch_new(c.paths, c.n_paths, &c.watch);
-                if (r < 0)
+                if (r >= 0)
+                        r = bufwatch_expect(c.watch, &files);
+                if (r < 0) {
+                        chunk_list_done(&files);
                         return early(fail(FF_EXIT_INTERNAL, "cannot watch the buffer paths: %s", errstr(r)), lc, ret);
+                }
         }
+        chunk_list_done(&files);
         if ((err = trigger(&c)))
                 return early(err, lc, ret);
         flush_signalled(&c.f, now_ms());
