@@ -229,7 +229,7 @@ int lifecycle_complete(struct lifecycle *lc, bool success, json_t *result) {
         r = lc->complete_r;
 
         if (result) {
-                json_t *l = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:b, s:b, s:i, s:i, s:o}",
+                json_t *l = json_pack("{s:s, s:s, s:s, s:s*, s:s, s:b, s:b, s:i, s:i, s:o}",
                                       "hook", lc->hook,
                                       "group", lc->group,
                                       "group_from", lc->group_from_tag ? "instance_tag" : "option",

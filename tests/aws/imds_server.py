@@ -51,6 +51,7 @@ class ImdsServer:
         self.credentials = None
         self.requests = []              # (method, path, status)
         self.tokens_issued = 0
+        self.issued_tokens = []         # every token handed out (tests grep outputs for them)
         self.credential_fetches = 0
         self._tokens = {}               # token → expiry (monotonic)
         self._fail = []                 # statuses (int) or "drop" for the next requests
@@ -146,6 +147,7 @@ class ImdsServer:
         with self._lock:
             self._tokens[token] = time.monotonic() + min(ttl, self.max_ttl)
             self.tokens_issued += 1
+            self.issued_tokens.append(token)
         return token
 
     def _token_ok(self, token):
