@@ -122,27 +122,30 @@ int mon_parse(const char *body, size_t len, struct mon_snapshot *snap) {
 
         size_t i;
         json_t *p;
+        int r = 0;
         json_array_foreach(plugins, i, p) {
-                if (!json_is_object(p))
-                        return -EBADMSG;
-                json_t *op = json_object_get(p, "output_plugin");
-                if (op && !json_is_boolean(op))
-                        return -EBADMSG;
+                json_t *op = json_is_object(p) ? json_object_get(p, "output_plugin") : NULL;
+                if (!json_is_object(p) || (op && !json_is_boolean(op))) {
+                        r = -EBADMSG;
+                        break;
+                }
                 if (!json_is_true(op))
                         continue;
                 if (snap->n_outputs >= MON_MAX_OUTPUTS) {
-                        snap->n_outputs = 0;
-                        return -E2BIG;
+                        r = -E2BIG;
+                        break;
                 }
-                int r = parse_output(p, &snap->outputs[snap->n_outputs]);
-                if (r < 0) {
-                        log_debug("monitor_agent: output #%zu has an unexpected shape", snap->n_outputs);
-                        snap->n_outputs = 0;
-                        return r;
-                }
+                r = parse_output(p, &snap->outputs[snap->n_outputs]);
+                if (r < 0)
+                        break;
                 snap->n_outputs++;
         }
-        return 0;
+        if (r < 0) {
+                log_debug("monitor_agent: plugin #%zu: %s", i,
+                          r == -E2BIG ? "more outputs than we follow" : "unexpected shape");
+                snap->n_outputs = 0; /* nothing half-parsed reaches the caller */
+        }
+        return r;
 }
 
 bool mon_output_targeted(const struct mon_output *o, char *const *plugin_ids) {

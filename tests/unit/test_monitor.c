@@ -248,6 +248,9 @@ static void test_bad(void **state) {
                 "{\"plugins\":[{\"plugin_id\":5,\"type\":\"s3\",\"output_plugin\":true}]}",
                 "{\"plugins\":[{\"plugin_id\":\"a\\u0000b\",\"type\":\"s3\",\"output_plugin\":true}]}",
                 "{\"plugins\":[{\"plugin_id\":\"x\",\"output_plugin\":true}]}",
+                /* a bad element after good outputs: nothing half-parsed is returned (found by fuzzing) */
+                "{\"plugins\":[" OUT("") ",{\"plugin_id\":\"in\",\"output_plugin\":0}]}",
+                "{\"plugins\":[" OUT("") "," OUT("") ",1]}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 snap.n_outputs = 7;
@@ -540,6 +543,29 @@ static void test_fetch(void **state) {
         assert_int_equal(mon_fetch("ftp://127.0.0.1:21", 0, 2000, &snap), -EINVAL);
 }
 
+/* Inputs the fuzzer found (tests/unit/corpus/monitor-*): no crash, and an error leaves no outputs. */
+static void test_corpus(void **state) {
+        (void)state;
+        char pattern[4096];
+        snprintf(pattern, sizeof pattern, "%s/tests/unit/corpus/monitor-*", REPO_DIR);
+        glob_t g;
+        assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+        assert_true(g.gl_pathc > 0);
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+                size_t len;
+                _cleanup_(freep) char *body = read_file(g.gl_pathv[i], &len);
+                snap.n_outputs = 9;
+                int r = mon_parse(body, len, &snap);
+                assert_true(r == 0 || r == -EBADMSG || r == -E2BIG || r == -EMSGSIZE);
+                if (r < 0)
+                        assert_int_equal(snap.n_outputs, 0);
+                char out[128];
+                r = mon_worker_url(body, 1, out, sizeof out);
+                assert_true(r == 0 || r == -EINVAL || r == -ENOBUFS);
+        }
+        globfree(&g);
+}
+
 int main(void) {
         const struct CMUnitTest parse_tests[] = {
                 cmocka_unit_test(test_fixtures),
@@ -550,6 +576,7 @@ int main(void) {
                 cmocka_unit_test(test_too_many_outputs),
                 cmocka_unit_test(test_targeted),
                 cmocka_unit_test(test_worker_url),
+                cmocka_unit_test(test_corpus),
         };
         const struct CMUnitTest fetch_tests[] = {
                 cmocka_unit_test(test_fetch),
