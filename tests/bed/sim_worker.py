@@ -6,7 +6,6 @@ update_retry_state, backup_chunk), plugin/buf_file.rb (chunk files), plugin_help
 and fluent-plugin-s3's out_s3.rb (check_object index loop, `write chunk` / `completed to write chunk`).
 """
 import collections
-import fnmatch
 import gzip
 import http.server
 import io

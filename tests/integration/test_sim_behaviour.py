@@ -1,11 +1,9 @@
 """The Fluentd simulator behaves as Fluentd does where fluent-flush depends on it: who flushes on which
 signal, what the buffer files do, retries and their limits, the overwrite hazard, faults, daemon mode."""
-import json
 import os
 import pwd
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
