@@ -262,3 +262,65 @@ def normalise(v, key=None):
         v = re.sub(r"[0-9a-f]{32}", "<id>", v)
         return re.sub(r"\d+(\.\d+)?", "<n>", v)
     return v
+
+
+# ------------------------------------------------------------------ a full flush against the test bed
+
+# Inside the bed (its mount namespace, through nsenter): a private mount namespace, /proc, and the
+# agent's pid file, log and buffer directories bound into the otherwise empty root; then chroot.
+BED_CHROOT_SH = r'''set -e
+r=$0
+mount -t proc proc "$r/proc"
+for d in /run/td-agent /var/log/td-agent /var/lib/td-agent; do
+    if [ -d "$d" ]; then mount --bind "$d" "$r$d"; fi    # /run/td-agent goes when the unit stops
+done
+exec chroot "$r" "$@"
+'''
+
+
+def bed_root(tmp_path, static_build):
+    root = empty_root(tmp_path, static_build, "bedroot")
+    for d in ("run/td-agent", "var/log/td-agent", "var/lib/td-agent"):
+        (root / d).mkdir(parents=True)
+    os.symlink("../run", root / "var" / "run")      # /var/run/td-agent/td-agent.pid, as on a host
+    return root
+
+
+def test_full_flush_in_the_bed_by_pid_file(static_build, tmp_path):
+    """The dynamic and the static build flush the same simulated td-agent (real systemd, file buffer,
+    monitor_agent, S3 on loopback) by --pid-file; the static one from a chroot holding only itself,
+    /proc and the agent's files. Same exit code, same JSON (times, ids and pids masked), every record
+    in S3 — then the same again with the agent stopped."""
+    from integration.instance import Instance, Result
+
+    root = bed_root(tmp_path, static_build)
+    pid_file = "/var/run/td-agent/td-agent.pid"
+    with Instance(tmp_path, name="pkg") as inst:      # tmp_path (and so the root) is visible in the bed
+        args = inst.argv(unit=False)[1:] + ["--pid-file", pid_file]
+        assert "--buffer-path" in args and "--monitor-url" in args, args
+
+        def dynamic():
+            return Result(inst.bed.run([helper_binary(), *args], timeout=90))
+
+        def static():
+            return Result(inst.bed.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                        BED_CHROOT_SH, root, "/fluent-flush", *args], timeout=90))
+
+        ids = inst.emit(300)
+        d = dynamic()
+        assert d.rc == 0 and d["verdict"] == "confirmed" and d["nothing_buffered"] is False, d
+        ids2 = inst.emit(300)
+        s = static()
+        assert s.rc == 0, s
+        assert normalise(s.result) == normalise(d.result), (d, s)
+        assert s["chunks"] == d["chunks"] and s["workers"] == d["workers"] and s["evidence"] == d["evidence"]
+        assert s["agent"]["unit"] in (None, "") and s["agent"]["via"] == "signal"
+        got = inst.s3.record_ids()
+        assert ids <= got and ids2 <= got, f"{len((ids | ids2) - got)} records missing from S3"
+        assert inst.chunk_files() == []
+
+        r = inst.stop_agent()
+        assert r.returncode == 0, r.stderr
+        d, s = dynamic(), static()
+        assert d.rc == s.rc == 7 and d["verdict"] == s["verdict"] == "not_running", (d, s)
+        assert normalise(s.result) == normalise(d.result), (d, s)
