@@ -123,7 +123,7 @@ class Runbook:
 
     def _resolve(self, obj, ex):
         if isinstance(obj, str):
-            whole = _VAR.fullmatch(obj.strip()) if obj.strip() == obj else _VAR.fullmatch(obj)
+            whole = _VAR.fullmatch(obj)
             if whole:
                 return self._lookup(whole.group(1), ex)
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from aws import re2, ssm_agent
-from conftest import COMMAND_DOC, METACHARACTERS, is_exec_0700
+from orchestration_support import COMMAND_DOC, METACHARACTERS, is_exec_0700
 
 LOOKAROUND_OR_BACKREF = re.compile(r"\(\?[=!<]|\\[1-9]|\\k<")
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from aws import eventbridge
-from conftest import DOCS, IAM, REPO, RULE, RUNBOOK, COMMAND_DOC, TEMPLATE, fill
+from orchestration_support import COMMAND_DOC, DOCS, IAM, RULE, RUNBOOK, TEMPLATE, fill
 
 # Actions that are permissions only, with no API operation of the same name in botocore's models.
 PERMISSION_ONLY = {"iam:PassRole": "hands the automation role to SSM",

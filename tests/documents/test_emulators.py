@@ -1,6 +1,5 @@
 # The emulators themselves: SSM Agent's runShellScript and the Auto Scaling endpoint behave like the real things.
 import os
-import signal
 import subprocess
 import time
 

@@ -14,7 +14,7 @@ from aws.asg_endpoint import AutoScalingEndpoint
 from bed.nsbed import SystemdBed
 from bed.s3 import S3Server
 from bed.sim import FluentdSim, sim_config
-from conftest import COMMAND_DOC, INSTANCE, PLACEHOLDERS, RULE, fill, helper_binary
+from orchestration_support import COMMAND_DOC, INSTANCE, PLACEHOLDERS, RULE, fill, helper_binary
 
 BUFFER = "/var/lib/td-agent/buffer"
 

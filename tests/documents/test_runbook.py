@@ -3,7 +3,7 @@
 import pytest
 
 from aws import runbook, ssm_agent
-from conftest import COMMAND_DOC, INSTANCE, PLACEHOLDERS
+from orchestration_support import COMMAND_DOC, INSTANCE, PLACEHOLDERS
 
 GROUP, HOOK = PLACEHOLDERS["AutoScalingGroupName"], PLACEHOLDERS["LifecycleHookName"]
 
@@ -143,7 +143,6 @@ def test_every_path_completes_the_lifecycle_action(runbook_doc):
             assert order.index(target) > order.index(name), f"{name} -> {target} goes backwards"
     # every maximal path from the start passes a completion step
     def paths(name, seen=()):
-        nxt = edges(name) - completions
         if name in completions:
             return [seen + (name,)]
         if not edges(name):
