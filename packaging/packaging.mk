@@ -12,17 +12,21 @@ WATCH_UNIT := packaging/fluent-flush-watch.service
 
 # ---- install layout: what the top-level install rule does not install itself --------------------
 # The same layout as the RPM (the spec's %install runs `make install`): README under the doc dir,
-# the licence under the licence dir, the watch unit under the unit dir once it exists.
+# the licence under the licence dir, the watch unit under the unit dir (its ExecStart pointed at
+# BINDIR, so that a PREFIX=/usr/local install runs the binary it installed).
 install: install-data
 install-data:
 	$(INSTALL) -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	$(INSTALL) -D -m 0644 LICENSE $(DESTDIR)$(LICENSEDIR)/LICENSE
 	if [ -f $(WATCH_UNIT) ]; then \
-	    $(INSTALL) -D -m 0644 $(WATCH_UNIT) $(DESTDIR)$(UNITDIR)/$(notdir $(WATCH_UNIT)); fi
+	    $(INSTALL) -d $(DESTDIR)$(UNITDIR) && \
+	    sed 's|^ExecStart=/usr/bin/fluent-flush |ExecStart=$(BINDIR)/fluent-flush |' $(WATCH_UNIT) \
+	        >$(DESTDIR)$(UNITDIR)/$(notdir $(WATCH_UNIT)) && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$(notdir $(WATCH_UNIT)); fi
 
 # ---- make rpm → build/rpm/fluent-flush-VERSION-1.x86_64.rpm (+ the .src.rpm) --------------------
-# The source tarball is the work tree (tracked and untracked files, minus what .gitignore excludes),
-# so the RPM holds what `make` builds. rpmbuild runs with --nodeps: Debian has no RPM database that
+# The source tarball is the work tree's tracked files (packaging/tarball.sh), so the RPM holds what
+# `make` builds. rpmbuild runs with --nodeps: Debian has no RPM database that
 # could satisfy BuildRequires; the Debian -dev packages of `make deps` are what the build uses.
 # Two of Debian's rpm post-install steps differ from the RPM distributions': brp-compress is a bash
 # script with a /bin/sh line (under dash it fails and leaves the man page uncompressed), so it runs

@@ -1,6 +1,7 @@
 #!/bin/bash
-# tarball.sh — the source tarball rpmbuild builds from: the work tree (tracked files plus untracked
-# ones .gitignore does not exclude), under one top directory, with stable order, owner and mtime.
+# tarball.sh — the source tarball rpmbuild builds from: git's tracked files as they are in the work
+# tree (so the RPM holds what `make` builds; untracked build output never slips in), under one top
+# directory, with stable order, owner and mtime.
 #   packaging/tarball.sh TOPDIR OUT.tar.gz
 set -eu
 [ $# -eq 2 ] || { echo "usage: $0 TOPDIR OUT.tar.gz" >&2; exit 2; }
@@ -12,7 +13,7 @@ mtime=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 list=$(mktemp)
 trap 'rm -f "$list"' EXIT
 # Files deleted in the work tree but still tracked are left out (tar would fail on them).
-git ls-files -z -c -o --exclude-standard | while IFS= read -r -d '' f; do
+git ls-files -z -c | while IFS= read -r -d '' f; do
     [ -f "$f" ] || [ -L "$f" ] && printf '%s\0' "$f"
 done >"$list"
 tar --null -T "$list" --transform "s,^,$top/," --sort=name --owner=0 --group=0 --numeric-owner \
