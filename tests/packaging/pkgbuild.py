@@ -30,7 +30,10 @@ def need(*tools):
 
 
 def make(*targets, timeout=900, **env):
-    e = dict(os.environ, **env)
+    # Not the variables of a make that runs these tests (`make test SAN=1` must not build a
+    # sanitized static binary), nor its jobserver.
+    e = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    e.update(env)
     r = subprocess.run(MAKE + list(targets), cwd=REPO, capture_output=True, text=True, timeout=timeout, env=e)
     if r.returncode != 0:
         raise AssertionError(f"make {' '.join(targets)} failed ({r.returncode}):\n"
