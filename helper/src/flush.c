@@ -174,7 +174,10 @@ void flush_on_log(struct flush *f, const struct fl_event *ev, uint64_t now_ms) {
         switch (ev->kind) {
         case FL_ACK:
         case FL_FLUSHING_ALL:
-                if (ev->worker >= 0 && ev->worker < FLUSH_MAX_WORKERS)
+                /* Only workers log these; without a supervisor (--no-supervisor) there is no "#N". */
+                if (ev->worker < 0)
+                        f->acked[0] = true;
+                else if (ev->worker < FLUSH_MAX_WORKERS)
                         f->acked[ev->worker] = true;
                 break;
 

@@ -7,8 +7,10 @@
  *     it (memory buffer);
  *   - a chunk with bad news (dropped, backed up, evacuated, thrown away, secondary) is never committed;
  *   - chunk ids that were not in the snapshot are ignored when the snapshot knows the ids.
- * The caller must drain the log after observing files or a monitor sample and before flush_evaluate():
- * Fluentd logs every loss before it deletes the chunk's files. */
+ * Call order on every wake-up: observe the buffer files and the monitor, then drain the log into
+ * flush_on_log(), then hand the observations to flush_on_files() / flush_on_monitor(), then
+ * flush_evaluate(). Fluentd logs every loss before it deletes the chunk's files, so a deletion observed
+ * before the drain has its bad news applied first; flush_on_files() commits a gone chunk without it. */
 #pragma once
 
 #include <stdbool.h>

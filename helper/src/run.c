@@ -48,6 +48,7 @@ struct ctx {
         unsigned monitor_errors;
         char monitor_error[256];
         struct mon_snapshot *mon;    /* scratch */
+        struct mon_snapshot *samples;    /* one per worker, held until the log is drained */
         struct flush f;
         bool flush_ready;
         json_t *warnings;
@@ -66,6 +67,7 @@ static void ctx_done(struct ctx *c) {
                         free(c->paths[i]);
         free(c->paths);
         free(c->mon);
+        free(c->samples);
         json_decref(c->warnings);
 }
 
@@ -313,12 +315,6 @@ static int on_line(const char *line, size_t len, bool truncated, void *userdata)
         return 0;
 }
 
-static void sample_monitor(struct ctx *c) {
-        for (int w = 0; w < c->workers; w++)
-                if (fetch_monitor(c, w) >= 0)
-                        flush_on_monitor(&c->f, w, c->mon, now_ms());
-}
-
 static int wait_loop(struct ctx *c, struct lifecycle *lc) {
         const struct options *o = c->o;
         uint64_t deadline = c->start + (uint64_t)o->timeout_ms;
@@ -360,19 +356,25 @@ static int wait_loop(struct ctx *c, struct lifecycle *lc) {
                         return log_error_errno(-errno, "poll failed: %m");
                 t = now_ms();
 
-                /* Files, then the monitor, then the log: every loss is logged before the files go. */
+                /* Observe the files and the monitor first, then drain the log, and only then hand the
+                 * observations over: Fluentd logs every loss before it deletes the chunk's files, so a
+                 * deletion seen here has its bad news in the log by now. */
+                struct chunk_list present = {};
+                bool have_files = false, have_sample[FLUSH_MAX_WORKERS] = {};
                 if (c->watch && (rescan || (i_watch >= 0 && (p[i_watch].revents & POLLIN)))) {
-                        struct chunk_list present = {};
                         int r = bufwatch_process(c->watch, &present);
                         if (r >= 0)
-                                flush_on_files(&c->f, &present, t);
+                                have_files = true;
                         else
                                 log_debug("buffer rescan failed: %s", errstr(r));
-                        chunk_list_done(&present);
                         next_rescan = t + FILE_RESCAN_MS;
                 }
                 if (use_monitor && t >= next_monitor) {
-                        sample_monitor(c);
+                        for (int w = 0; w < c->workers; w++)
+                                if (fetch_monitor(c, w) >= 0) {
+                                        c->samples[w] = *c->mon;
+                                        have_sample[w] = true;
+                                }
                         next_monitor = t + (uint64_t)o->monitor_interval_ms;
                 }
                 if (c->tail) {
@@ -380,6 +382,12 @@ static int wait_loop(struct ctx *c, struct lifecycle *lc) {
                         if (r < 0)
                                 log_debug("reading the log failed: %s", errstr(r));
                 }
+                if (have_files)
+                        flush_on_files(&c->f, &present, t);
+                chunk_list_done(&present);
+                for (int w = 0; w < c->workers; w++)
+                        if (have_sample[w])
+                                flush_on_monitor(&c->f, w, &c->samples[w], t);
                 (void)i_tail;
                 if (c->have_agent && ((i_pid >= 0 && (p[i_pid].revents & POLLIN)) || c->agent.pidfd < 0))
                         if (agent_alive(&c->agent) == 0 && !c->f.agent_gone) {
@@ -574,6 +582,11 @@ int run_flush(const struct options *o, struct lifecycle *lc, json_t **ret) {
                 return early(err, lc, ret);
         }
         c.workers = detect_workers(&c, workers_seen);
+        c.samples = calloc((size_t)c.workers, sizeof *c.samples);
+        if (!c.samples) {
+                chunk_list_done(&files);
+                return early(report_error_new(FF_EXIT_INTERNAL, "out of memory"), lc, ret);
+        }
         flush_init(&c.f, &(struct flush_config){
                 .workers = c.workers,
                 .have_files = c.n_paths > 0,
