@@ -433,11 +433,13 @@ static json_t *chunk_json(const struct flush_chunk *k) {
 
 static void describe(const struct ctx *c, int v, const struct flush_counts *k, char *msg, size_t size) {
         const struct flush *f = &c->f;
-        double s = (double)(now_ms() - c->start) / 1000.0;
+        uint64_t ms = now_ms() - c->start;
+        double s = (double)ms / 1000.0;
         switch (v) {
         case FF_EXIT_CONFIRMED:
-                snprintf(msg, size, "%u chunk%s (%llu bytes) committed to S3 in %.1f s", k->committed,
-                         k->committed == 1 ? "" : "s", (unsigned long long)k->bytes_committed, s);
+                snprintf(msg, size, "%u chunk%s (%llu bytes) committed to S3 in %llu ms", k->committed,
+                         k->committed == 1 ? "" : "s", (unsigned long long)k->bytes_committed,
+                         (unsigned long long)ms);
                 break;
         case FF_EXIT_UPLOAD_FAILING:
                 snprintf(msg, size, "%u of %u chunks still failing to upload at the deadline (next retry %s): %s",
