@@ -76,8 +76,10 @@ class BedError(RuntimeError):
 
 
 def simulator_path():
-    """The Fluentd simulator if it exists, else the bed's own tiny forking stand-in."""
-    return SIMULATOR if os.access(SIMULATOR, os.X_OK) else STUB
+    """The Fluentd simulator (tests/bed/fluentd-sim); fails loudly when it is missing."""
+    if not os.access(SIMULATOR, os.X_OK):
+        raise BedError(f"the Fluentd simulator {SIMULATOR} is missing or not executable")
+    return SIMULATOR
 
 
 def _cgroup2_root():
@@ -126,13 +128,41 @@ def _alive(pid):
         return False
 
 
-def _wait_gone(pids, timeout):
+def _wait_gone(pids, timeout, reaped=False):
+    """Wait until the processes are dead (reaped=True: and reaped, not even a zombie is left)."""
     deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in pids):
+    gone = (lambda p: not os.path.exists(f"/proc/{p}")) if reaped else (lambda p: not _alive(p))
+    while not all(gone(p) for p in pids):
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.01)
+        time.sleep(0.005)
     return True
+
+
+def _pgrp_members(pgid):
+    out = []
+    for pid in _pids():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[2]) == pgid:
+                    out.append(pid)
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def _kill_entered(nsenter_pid, timeout=5.0):
+    """SIGKILL what an nsenter (a process-group leader) runs, then the nsenter itself if it lingers.
+    The command dies first so that its nsenter reaps it: killing both at once can leave the command's
+    zombie to the bed's PID 1 in the middle of a shutdown, and systemd-shutdown then waits 10 s."""
+    for pid in _pgrp_members(nsenter_pid):
+        if pid != nsenter_pid:
+            _kill(pid)
+    if not _wait_gone([nsenter_pid], timeout):
+        try:
+            os.killpg(nsenter_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class BedProcess(subprocess.Popen):
@@ -157,11 +187,8 @@ class BedProcess(subprocess.Popen):
         raise BedError(f"no NSpid for {self.inner_pid}")
 
     def kill_all(self):
-        """SIGKILL the command's whole process group (nsenter, the command, anything it forked)."""
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        """SIGKILL the command and anything it forked (its process group), then nsenter."""
+        _kill_entered(self.pid)
 
 
 class SystemdBed:
@@ -191,7 +218,8 @@ class SystemdBed:
         self.console_log = os.path.join(self.state, "console.log")
         self.start_seconds = None
         self.stop_seconds = None
-        self.stop_how = None
+        self.stop_how = None      # "exit" (graceful) or "kill" (PID 1 SIGKILLed after stop_timeout)
+        self.stop_detail = None
         self._procs = []
         self._console_thread = None
         self._master = None
@@ -205,7 +233,7 @@ class SystemdBed:
 
     def __exit__(self, exc_type, exc, tb):
         try:
-            self.stop()
+            self.stop(save_journal=exc_type is not None)
         except BedError:
             if exc_type is None:
                 raise
@@ -240,6 +268,7 @@ class SystemdBed:
             shutil.rmtree(self.state)
         for d in ("log", "lib", "etc-system", "lib-system"):
             os.makedirs(os.path.join(self.state, d))
+
         os.chmod(self.state, 0o755)
         os.makedirs(os.path.join(self.state, "etc-system", "multi-user.target.wants"))
         self._write_users()
@@ -355,7 +384,7 @@ class SystemdBed:
                     break
                 if not data:
                     break
-                out.write(data)
+                out.write(data.replace(b"\r\n", b"\n"))
 
     def _console_tail(self, n=40):
         time.sleep(0.05)
@@ -387,10 +416,18 @@ class SystemdBed:
                                + self._console_tail())
             time.sleep(0.01)
 
-    def stop(self):
-        """Stop the bed: leave no process, mount namespace or cgroup behind. Idempotent."""
+    def stop(self, save_journal=False):
+        """Stop the bed: leave no process, mount namespace or cgroup behind. Idempotent.
+        save_journal (done by __exit__ when the test failed): the bed's journal goes to
+        <state>/journal.txt first (the journal itself lives in the bed's private /run)."""
         if self._stopped:
             return
+        if save_journal and self.journald and self.unshare is not None and self.unshare.poll() is None:
+            try:
+                with open(os.path.join(self.state, "journal.txt"), "w") as f:
+                    f.write(self.journal(lines=5000))
+            except (OSError, subprocess.SubprocessError, BedError):
+                pass
         self._stopped = True
         t0 = time.monotonic()
         problems = []
@@ -448,6 +485,13 @@ class SystemdBed:
             if p.returncode is None and p.poll() is None:
                 p.kill_all()
         entered = self.entered_pids()
+        todo, seen = list(entered), set()
+        while todo:                          # the entered processes and everything they forked
+            pid = todo.pop()
+            if pid not in seen:
+                seen.add(pid)
+                todo += _children(pid)
+        entered = sorted(seen)
         for pid in entered:
             _kill(pid)
         for p in self._procs:
@@ -455,20 +499,26 @@ class SystemdBed:
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 problems.append(f"nsenter'ed command {p.args!r} did not die")
-        _wait_gone(entered, 5)
+        # reaped, not only dead: a zombie left at systemd's final kill makes it wait ~10 s
+        if not _wait_gone(entered, 5, reaped=True):
+            problems.append(f"entered processes not reaped: {entered}")
 
     def _shutdown(self):
+        """`systemctl exit 0`, then wait for PID 1 to end; SIGKILL it after stop_timeout. systemctl may
+        report an error when the manager goes away under it: the exit of PID 1 is what counts."""
+        deadline = time.monotonic() + self.stop_timeout
         try:
-            r = self._nsenter(["systemctl", "exit", "0"], timeout=self.stop_timeout)
-            graceful = r.returncode == 0
+            # --no-block: systemctl must be gone before systemd's final kill(-1, SIGSTOP), or the stopped
+            # systemctl stops its nsenter, stays an unreaped zombie and the final kill waits for it
+            r = self._nsenter(["systemctl", "--no-block", "exit", "0"], timeout=self.stop_timeout)
+            self.stop_detail = f"systemctl exit: rc {r.returncode} {r.stderr.strip()}"
         except subprocess.TimeoutExpired:
-            graceful = False
-        if graceful:
-            try:
-                self.unshare.wait(timeout=self.stop_timeout)
-                return "exit"
-            except subprocess.TimeoutExpired:
-                pass
+            self.stop_detail = "systemctl exit: timed out"
+        try:
+            self.unshare.wait(timeout=max(0.1, deadline - time.monotonic()))
+            return "exit"
+        except subprocess.TimeoutExpired:
+            pass
         _kill(self.init_pid)
         return "kill"
 
@@ -495,17 +545,11 @@ class SystemdBed:
         try:
             out, err = p.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill_entered(p.pid)
             out, err = p.communicate()
             raise subprocess.TimeoutExpired(full, timeout, out, err) from None
         except BaseException:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill_entered(p.pid)
             p.wait()
             raise
         r = subprocess.CompletedProcess(full, p.returncode, out, err)
@@ -636,7 +680,8 @@ class SystemdBed:
     def install_agent(self, name, sim_config_path, flavor="td-agent4", *, user=None, buffer_dirs=None,
                       service_extra="", enable=None, executable=None):
         """Install a Fluentd agent unit mirroring the real package (see units/*.service.in) that runs
-        the simulator: `<repo>/tests/bed/fluentd-sim --log <log> --daemon <pidfile> -c <config>`.
+        the simulator: `<repo>/tests/bed/fluentd-sim --log <log> --daemon <pidfile> -c <config>`
+        (executable=nsbed.STUB runs the bed's instrumented stand-in instead).
         Creates /var/log/<dir> and the buffer dirs (default /var/lib/<dir>/buffer) owned by the unit's
         user. fluent-package5 is enabled (Alias=td-agent.service works). Returns a dict describing it."""
         if flavor not in FLAVORS:
