@@ -120,8 +120,9 @@ static bool plugin_targeted(const struct flush *f, const char *plugin_id) {
 }
 
 static void mark_lost(struct flush *f, struct flush_chunk *c, enum fl_kind why, const struct fl_event *ev) {
-        if (c->state == CHUNK_COMMITTED)
-                return;      /* already in S3 (e.g. its "completed" came first); a later loss line can't undo it */
+        /* Bad news wins even over a chunk already counted as committed: the wait loop looks at the files
+         * before it drains the log, so a chunk Fluentd moved away (backup, evacuation, …) is first seen
+         * "gone" and only then its loss line is read. A forged loss line can only cost a false alarm. */
         c->state = CHUNK_LOST;
         c->loss = why;
         c->retrying = false;
