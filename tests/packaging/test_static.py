@@ -260,7 +260,8 @@ def normalise(v, key=None):
         return "<n>" if isinstance(v, (int, float)) else v
     if isinstance(v, str):
         v = re.sub(r"[0-9a-f]{32}", "<id>", v)
-        return re.sub(r"\d+(\.\d+)?", "<n>", v)
+        v = re.sub(r"\d+(\.\d+)?", "<n>", v)
+        return re.sub(r"<n> (ms|s|min)\b", "<duration>", v)     # "412 ms" or "1.2 s"
     return v
 
 
