@@ -12,9 +12,4 @@ if sys.executable != "/usr/bin/python3" and not os.environ.get("FF_ANY_PYTHON"):
                      "use `make test`")
 
 
-def helper_binary():
-    """The real fluent-flush binary the tests drive (built by `make`, or FF_BINARY)."""
-    path = os.environ.get("FF_BINARY", os.path.join(REPO, "build", "fluent-flush"))
-    if not os.access(path, os.X_OK):
-        raise RuntimeError(f"fluent-flush binary not found at {path}: run `make` first (or `make test`)")
-    return path
+from ffpaths import REPO as _REPO, helper_binary  # noqa: E402,F401  (re-exported)

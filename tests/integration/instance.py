@@ -13,7 +13,7 @@ import os
 import subprocess
 import time
 
-from conftest import helper_binary
+from ffpaths import helper_binary
 from bed.nsbed import SystemdBed
 from bed.s3 import S3Server
 from bed.sim import FluentdSim, sim_config
