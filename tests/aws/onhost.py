@@ -16,7 +16,7 @@ import time
 
 from aws.asg_endpoint import AutoScalingEndpoint
 from aws.imds_server import ImdsServer
-from conftest import helper_binary
+from ffpaths import helper_binary
 
 GROUP = "fluent-flush-asg"
 HOOK = "fluent-flush-terminate"

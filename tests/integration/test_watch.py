@@ -13,7 +13,7 @@ import time
 import pytest
 
 from aws.onhost import GROUP, HOOK, OnHost, collect, stop, wait_for
-from conftest import REPO, helper_binary
+from ffpaths import REPO, helper_binary
 from instance import Instance, result_of
 
 STATE = "/latest/meta-data/autoscaling/target-lifecycle-state"
