@@ -180,7 +180,12 @@ int lifecycle_heartbeat(struct lifecycle *lc, uint64_t now_ms) {
 
         if (!lc || lc->completed || lc->gone)
                 return 0;
-        r = asg_record_heartbeat(&lc->ep, lc->creds, &lc->action, &err);
+        /* Called from the flush's wait loop: fewer, shorter attempts than the completion, so a slow
+         * endpoint delays the evidence by seconds, not a minute; the next period tries again anyway. */
+        struct asg_endpoint ep = lc->ep;
+        ep.timeout_ms = 5000;
+        ep.attempts = 3;
+        r = asg_record_heartbeat(&ep, lc->creds, &lc->action, &err);
         /* Whatever happened, the next one is a full period away: asg_call() already retried. */
         lc->last_hb_ms = MAX(now_ms, imds_clock_ms());
         if (r == 1) {
