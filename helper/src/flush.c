@@ -133,6 +133,10 @@ static void mark_lost(struct flush *f, struct flush_chunk *c, enum fl_kind why, 
         set_first_error(f, c->error);
 }
 
+/* Bad news may take a few slots beyond FLUSH_MAX_LOG_CHUNKS: a loss must never be dropped because
+ * "write chunk" lines (real or forged) filled the table. Once the reserve is used, losses are on record. */
+#define LOSS_RESERVE 16
+
 /* The chunk a log event names, or NULL when it is to be ignored. Chunks not in the snapshot are learnt
  * only when the snapshot cannot know the ids (no buffer files: memory buffer). */
 static struct flush_chunk *event_chunk(struct flush *f, const struct fl_event *ev, bool learn) {
@@ -141,7 +145,8 @@ static struct flush_chunk *event_chunk(struct flush *f, const struct fl_event *e
         struct flush_chunk *c = chunk_find(f, ev->chunk_id);
         if (c)
                 return c;
-        if (!learn || f->n_chunks - f->n_snapshot >= FLUSH_MAX_LOG_CHUNKS) {
+        size_t cap = FLUSH_MAX_LOG_CHUNKS + (fl_kind_is_loss(ev->kind) ? LOSS_RESERVE : 0);
+        if (!learn || f->n_chunks - f->n_snapshot >= cap) {
                 f->ids_ignored++;
                 return NULL;
         }
