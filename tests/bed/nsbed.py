@@ -25,6 +25,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import termios
 import threading
 import time
@@ -92,6 +93,14 @@ def _cgroup2_root():
     if points:
         return points[0]
     raise BedError("no cgroup v2 hierarchy is mounted on this host (need pure v2 or hybrid v1/v2)")
+
+
+def _own_cgroup2():
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            if line.startswith("0::"):
+                return line[3:].strip()
+    return "/"
 
 
 def _ns_inode(pid, ns):
@@ -234,12 +243,11 @@ class SystemdBed:
     def __exit__(self, exc_type, exc, tb):
         try:
             self.stop(save_journal=exc_type is not None)
-        except BedError:
+        except BedError as e:
             if exc_type is None:
                 raise
             # the test failed already: keep its exception, but still say what the bed left behind
-            import sys
-            print(f"nsbed {self.id}: stop problem after a failed test", file=sys.stderr)
+            print(f"nsbed: {e}", file=sys.stderr)
         return False
 
     def start(self):
@@ -370,6 +378,14 @@ class SystemdBed:
             if time.monotonic() > deadline:
                 raise BedError("PID 1 of the bed did not appear" + self._console_tail())
             time.sleep(0.002)
+        # unshare itself back to our own cgroup: PID 1 is then alone in the bed's cgroup (namespace root)
+        # and can move itself to init.scope and delegate controllers (pure v2)
+        try:
+            with open(os.path.join(os.path.dirname(self.cgroup), _own_cgroup2().lstrip("/"), "cgroup.procs"),
+                      "w") as f:
+                f.write(str(self.unshare.pid))
+        except OSError:
+            pass
         self.pidns = _ns_inode(self.init_pid, "pid")
         self.mntns = _ns_inode(self.init_pid, "mnt")
         if self.pidns == _ns_inode("self", "pid") or self.mntns == host_mnt:

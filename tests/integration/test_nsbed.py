@@ -138,7 +138,6 @@ def test_bed_starts_a_contained_systemd(tmp_path):
         assert bed.run(["test", "-x", nsbed.simulator_path()]).returncode == 0
         r = bed.run(["touch", os.path.join(nsbed.REPO, "nsbed-must-fail")])
         assert r.returncode != 0
-        assert bed.start_seconds < bed.start_timeout
 
 
 def test_td_agent4_main_pid_is_the_pid_file_and_runs_as_td_agent(tmp_path):
@@ -389,7 +388,6 @@ def test_host_tmp_passwd_sysctls_and_mounts_are_untouched(tmp_path):
         sysctls = {k: read(f"/proc/sys/{k}") for k in ("fs/file-max", "net/unix/max_dgram_qlen",
                                                        "kernel/hostname")}
         mounts = host_mounts()
-        host_tmp = sorted(os.listdir("/tmp"))
 
         with SystemdBed(tmp_path, name="host") as bed:
             stub_agent(bed, tmp_path)
@@ -409,8 +407,6 @@ def test_host_tmp_passwd_sysctls_and_mounts_are_untouched(tmp_path):
         assert {k: read(f"/proc/sys/{k}") for k in sysctls} == sysctls
         assert host_mounts() == mounts
         assert not any(n.startswith(tag + "-inside") for n in os.listdir("/tmp"))
-        # nothing of ours appeared in the host's /tmp except our sentinels (other runs may add theirs)
-        assert set(host_tmp) - set(os.listdir("/tmp")) == set()
     finally:
         for p in (d + "/f", new, old):
             if os.path.exists(p):
