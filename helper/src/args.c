@@ -107,7 +107,8 @@ static int parse_seconds(const char *s, long min_ms, long max_ms, long *ret) {
         if (!s[0] || s[0] == '-' || s[0] == '+' || s[0] == ' ')
                 return -EINVAL;
         unsigned long long whole = strtoull(s, &end, 10);
-        if (errno || end == s || whole > (unsigned long long)LONG_MAX / 1000)
+        /* leave room for the decimals: whole * 1000 + 999 must fit in a long */
+        if (errno || end == s || whole > (unsigned long long)(LONG_MAX - 999) / 1000)
                 return -ERANGE;
         long ms = (long)whole * 1000;
         if (*end == '.') {
