@@ -267,6 +267,9 @@ class SystemdBed:
         return self
 
     def _prepare_state(self):
+        with _live_lock:
+            if any(b.state == self.state for b in _live):
+                raise BedError(f"a bed named {self.name!r} is already running with {self.testdir}")
         os.makedirs(self.testdir, exist_ok=True)
         # pytest's tmp_path is 0700: the agent's user must reach configs and buffer dirs under it
         for d in {self.testdir, *self.binds}:

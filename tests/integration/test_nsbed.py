@@ -418,6 +418,8 @@ def test_host_tmp_passwd_sysctls_and_mounts_are_untouched(tmp_path):
 def test_two_beds_at_once(tmp_path):
     with SystemdBed(tmp_path, name="one") as a, SystemdBed(tmp_path, name="two") as b:
         assert a.cgroup != b.cgroup and a.pidns != b.pidns and a.mntns != b.mntns
+        with pytest.raises(BedError, match="already running"):
+            SystemdBed(tmp_path, name="one").start()          # would wipe bed one's state dir
         ag_a = stub_agent(a, tmp_path, config="a.json")
         ag_b = stub_agent(b, tmp_path, config="b.json", workers=1)
         assert a.systemctl("start", "td-agent").returncode == 0
