@@ -13,9 +13,11 @@ read-only; systemd runs in container mode with a reduced capability bounding set
 the bed's unit set (no tmpfiles, sysusers, sysctl, remount-fs, udev, logind ...). The network is the
 host's: give every listener its own port. `tmp_path` is bound through read-write at its own path.
 
-Teardown (stop(), also from __exit__ and at interpreter exit): end every process that was nsenter'ed in
-(a stopped nsenter blocks systemd's final kill loop), `systemctl exit 0`, SIGKILL PID 1 after a timeout,
-check that no process of the namespace is left, remove the bed's cgroup.
+Teardown (stop(), also from __exit__ and at interpreter exit): kill and reap every process that was
+nsenter'ed in (one left at systemd's final kill makes it wait 10 s), `systemctl --no-block exit 0`,
+SIGKILL PID 1 after stop_timeout, check that no process of the namespace is left, remove the bed's
+cgroup. tmp_path must be reachable (its parents traversable) for the agent's user when it is not below
+/tmp (below /tmp, the parents inside the bed are fresh 0755 directories).
 """
 import atexit
 import itertools
@@ -54,12 +56,12 @@ BED_USERS = (("td-agent", 990), ("_fluentd", 989), ("fluentd", 988))
 # What the real packages install (../shared FLUENTD-FACTS.md, "Which agent, where").
 FLAVORS = {
     "td-agent4": {
-        "template": "td-agent4.service.in", "unit": "td-agent", "user": "td-agent", "dir": "td-agent",
+        "template": "td-agent4.service.in", "user": "td-agent", "dir": "td-agent",
         "pid_file": "/var/run/td-agent/td-agent.pid", "log_file": "/var/log/td-agent/td-agent.log",
         "alias": "",
     },
     "fluent-package5": {
-        "template": "fluent-package5.service.in", "unit": "fluentd", "user": "_fluentd", "dir": "fluent",
+        "template": "fluent-package5.service.in", "user": "_fluentd", "dir": "fluent",
         "pid_file": "/var/run/fluent/fluentd.pid", "log_file": "/var/log/fluent/fluentd.log",
         "alias": "td-agent.service",
     },
@@ -279,7 +281,6 @@ class SystemdBed:
             shutil.rmtree(self.state)
         for d in ("log", "lib", "etc-system", "lib-system"):
             os.makedirs(os.path.join(self.state, d))
-
         os.chmod(self.state, 0o755)
         os.makedirs(os.path.join(self.state, "etc-system", "multi-user.target.wants"))
         self._write_users()
