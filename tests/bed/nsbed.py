@@ -236,6 +236,8 @@ class SystemdBed:
         self._master = None
         self._users = {}
         self._stopped = False
+        self._ns_fds = []
+        self.left_behind = None   # after stop(): what it found left and had to clean up ([] = nothing)
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self):
@@ -390,8 +392,12 @@ class SystemdBed:
                 f.write(str(self.unshare.pid))
         except OSError:
             pass
-        self.pidns = _ns_inode(self.init_pid, "pid")
-        self.mntns = _ns_inode(self.init_pid, "mnt")
+        # Hold the namespaces open until stop() has checked them: a namespace's inode number is reused
+        # as soon as it is freed (another bed may get it), so "same inode" means "ours" only while held.
+        for ns in ("pid", "mnt"):
+            self._ns_fds.append(os.open(f"/proc/{self.init_pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC))
+        self.pidns = os.fstat(self._ns_fds[0]).st_ino
+        self.mntns = os.fstat(self._ns_fds[1]).st_ino
         if self.pidns == _ns_inode("self", "pid") or self.mntns == host_mnt:
             raise BedError("PID 1 of the bed is not in its own pid/mount namespace")
 
@@ -469,12 +475,15 @@ class SystemdBed:
                     except subprocess.TimeoutExpired:
                         p.kill_all()
                         problems.append(f"nsenter {p.pid} still running after the bed died")
-            if self.pidns is not None:
+            if self._ns_fds:
                 left = [p for p in _pids() if _same_ns(p, "pid", self.pidns)]
                 if left:
                     for p in left:
                         _kill(p)
                     problems.append(f"processes left in the bed's pid namespace: {left}")
+                left = [p for p in _pids() if _same_ns(p, "mnt", self.mntns)]
+                if left:
+                    problems.append(f"processes left in the bed's mount namespace: {left}")
             if self.cgroup is not None and os.path.isdir(self.cgroup):
                 procs = _cgroup_procs(self.cgroup)
                 if procs:
@@ -492,6 +501,10 @@ class SystemdBed:
             if self._master is not None:
                 os.close(self._master)
                 self._master = None
+            for fd in self._ns_fds:
+                os.close(fd)
+            self._ns_fds = []
+            self.left_behind = problems
             with _live_lock:
                 _live.discard(self)
             self.stop_seconds = time.monotonic() - t0

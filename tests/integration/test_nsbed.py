@@ -79,12 +79,13 @@ def wait_workers(bed, agent, n):
 
 
 def assert_gone(bed):
-    """Nothing of the bed is left: no process in its pid namespace, no cgroup, unshare reaped."""
+    """Nothing of the bed is left. stop() checked its pid and mount namespaces while it still held them
+    (their inode numbers are reused once freed, so only it can tell); here: what it found, its cgroup,
+    unshare reaped."""
+    assert bed.left_behind == [], bed.left_behind
     assert bed.unshare.returncode is not None, "unshare still running"
-    assert bed_pids(bed) == [], "processes left in the bed's pid namespace"
     assert not os.path.exists(bed.cgroup), f"cgroup {bed.cgroup} left behind"
-    assert nsbed._cgroup_procs(os.path.dirname(bed.cgroup) + "/" + os.path.basename(bed.cgroup)) == []
-    assert not any(nsbed._same_ns(p, "mnt", bed.mntns) for p in nsbed._pids()), "mount namespace still in use"
+    assert bed._ns_fds == []
 
 
 def host_mounts():
@@ -329,6 +330,23 @@ def test_stop_leaves_nothing_behind_even_with_entered_processes(tmp_path):
     assert os.path.exists(log)
 
 
+def test_stop_reports_a_process_still_in_the_mount_namespace(tmp_path):
+    bed = SystemdBed(tmp_path, name="leak")
+    bed.start()
+    # mount namespace only (not the pid namespace): it survives PID 1 and keeps the bed's mounts alive
+    leak = subprocess.Popen(["nsenter", "-t", str(bed.init_pid), "-m", "sleep", "1000"])
+    try:
+        wait_for(lambda: nsbed._same_ns(leak.pid, "mnt", bed.mntns), what="the process in the namespace")
+        with pytest.raises(BedError, match="left in the bed's mount namespace"):
+            bed.stop()
+        assert len(bed.left_behind) == 1 and str(leak.pid) in bed.left_behind[0]
+        assert leak.poll() is None          # not ours to kill: reported, left alone
+        assert not os.path.exists(bed.cgroup)
+    finally:
+        leak.kill()
+        leak.wait()
+
+
 def test_stop_runs_when_the_test_body_raises(tmp_path):
     with pytest.raises(ZeroDivisionError):
         with SystemdBed(tmp_path, name="raise") as bed:
@@ -344,7 +362,7 @@ def test_stop_falls_back_to_sigkill_when_shutdown_hangs(tmp_path):
         bed.install_unit("stubborn.service", "[Service]\nExecStart=/bin/sh -c 'trap \"\" TERM; "
                          "while :; do sleep 1; done'\nTimeoutStopSec=600\n")
         assert bed.systemctl("start", "stubborn").returncode == 0
-    assert bed.stop_how == "kill"
+    assert bed.stop_how == "kill", bed.stop_detail
     assert_gone(bed)
 
 
