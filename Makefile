@@ -100,8 +100,10 @@ install: $(B)/fluent-flush
 	install -D -m 0755 $(B)/fluent-flush $(DESTDIR)$(BINDIR)/fluent-flush
 	install -D -m 0644 helper/fluent-flush.1 $(DESTDIR)$(MANDIR)/man1/fluent-flush.1
 	install -d $(DESTDIR)$(DATADIR)/documents $(DESTDIR)$(DATADIR)/iam
-	for f in documents/*; do [ -f "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/documents/; done; true
-	for f in iam/*; do [ -f "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/iam/; done; true
+	install -m 0644 documents/*.json documents/*.yaml $(DESTDIR)$(DATADIR)/documents/
+	install -m 0644 iam/*.json iam/README.md $(DESTDIR)$(DATADIR)/iam/
 
 clean:
 	rm -rf build build-san
+
+include packaging/packaging.mk

@@ -420,7 +420,7 @@ int flush_evaluate(const struct flush *f, uint64_t now_ms, bool deadline_reached
                 return FF_EXIT_OVERWRITTEN;
         if (any_lost(f))
                 return FF_EXIT_DATA_LOST;
-        if (!acked)
+        if (!acked && f->cfg.ack_timeout_ms > 0)
                 return FF_EXIT_NO_ACK;
         return retrying ? FF_EXIT_UPLOAD_FAILING : FF_EXIT_DEADLINE;
 }

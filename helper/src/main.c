@@ -1,4 +1,5 @@
 /* main.c — entry point: parse the command line, run the command, print the result, map it to the exit code. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -43,11 +44,19 @@ static int run(int argc, char **argv) {
                 if (r == -EINVAL) {
                         v = FF_EXIT_USAGE;
                         result = report_error_new(v, "incomplete lifecycle options (see --help)");
-                } else if (r < 0) {
-                        v = FF_EXIT_METADATA_FAILED;
-                        result = report_error_new(v, "cannot read instance metadata or credentials for the lifecycle action");
-                } else
-                        v = run_flush(&o, lc, &result);
+                        break;
+                }
+                /* Metadata or credentials missing: flush anyway (the logs matter most), then say that the
+                 * lifecycle action could not be completed. */
+                v = run_flush(&o, lc, &result);
+                if (r < 0 && result) {
+                        enum ff_exit e = r == -ENOMEM ? FF_EXIT_INTERNAL : FF_EXIT_METADATA_FAILED;
+                        log_error("the lifecycle action cannot be completed: instance metadata or credentials unavailable");
+                        json_object_set_new(result, "flush_verdict", json_string(ff_exit_verdict(v)));
+                        json_object_set_new(result, "verdict", json_string(ff_exit_verdict(e)));
+                        json_object_set_new(result, "exit_code", json_integer(e));
+                        v = e;
+                }
                 lifecycle_free(lc);
         }
         }

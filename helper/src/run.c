@@ -547,6 +547,11 @@ static int finish(json_t *result, struct lifecycle *lc, int v, json_t **ret) {
                 return FF_EXIT_INTERNAL;
         if (lc) {
                 int r = lifecycle_complete(lc, v == FF_EXIT_CONFIRMED, result);
+                if (r < 0) {
+                        json_t *e = json_object_get(json_object_get(result, "lifecycle"), "error");
+                        log_error("completing the lifecycle action failed: %s",
+                                  json_is_string(e) ? json_string_value(e) : strerror(-r));
+                }
                 if (r < 0 && v == FF_EXIT_CONFIRMED) {
                         json_object_set_new(result, "flush_verdict", json_string(ff_exit_verdict(v)));
                         v = FF_EXIT_LIFECYCLE_FAILED;
@@ -728,9 +733,3 @@ int run_status(const struct options *o, json_t **ret) {
         return FF_EXIT_CONFIRMED;
 }
 
-/* watch.c provides the real one; this keeps builds without it linkable. */
-__attribute__((weak)) int run_watch(const struct options *o, json_t **ret) {
-        (void)o;
-        *ret = report_error_new(FF_EXIT_USAGE, "this build has no watch command");
-        return FF_EXIT_USAGE;
-}
