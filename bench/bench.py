@@ -109,8 +109,11 @@ def machine():
         pass
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip() or None
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "helper", "Makefile"],
+                           capture_output=True, text=True).stdout.split("\n")
+    dirty = sorted(l[3:] for l in dirty if l.strip())
     return {"cpu": model, "cores": os.cpu_count(), "memory_mib": mem, "kernel": platform.release(),
-            "os": osname, "python": platform.python_version(), "commit": commit}
+            "os": osname, "python": platform.python_version(), "commit": commit, "uncommitted": dirty}
 
 
 class Tools:
@@ -564,13 +567,14 @@ def startup_and_size(tools, binary, reps, workdir):
     if os.access(static, os.X_OK):
         cands.append(("static", static))
     for name, b in cands:
-        walls, rss = [], []
+        walls, rss, cpu = [], [], []
         for _ in range(reps):
             r = ffrun(tools, [b, "--version"])
             if r["rc"] != 0:
                 raise RuntimeError(f"{b} --version exited {r['rc']}")
             walls.append((r["exit"] - r["start"]) / 1e6)
             rss.append(r["maxrss_kib"])
+            cpu.append((r["utime_us"] + r["stime_us"]) / 1000.0)
         stripped = os.path.join(workdir, "stripped")
         sp = subprocess.run(["strip", "-o", stripped, b], capture_output=True, text=True)
         ssize = os.path.getsize(stripped) if sp.returncode == 0 else None
@@ -582,7 +586,7 @@ def startup_and_size(tools, binary, reps, workdir):
             libs = len([l for l in ld.stdout.splitlines() if "=>" in l])
         out[name] = {"path": os.path.relpath(b, REPO) if b.startswith(REPO) else b,
                      "bytes": os.path.getsize(b), "stripped_bytes": ssize, "shared_libraries": libs,
-                     "version_wall_ms": stats(walls), "version_maxrss_kib": stats(rss),
+                     "version_wall_ms": stats(walls), "version_maxrss_kib": stats(rss), "version_cpu_ms": stats(cpu),
                      "built": datetime.datetime.fromtimestamp(os.path.getmtime(b), datetime.timezone.utc)
                      .strftime("%Y-%m-%dT%H:%M:%SZ")}
     if "static" not in out:
@@ -620,7 +624,7 @@ def markdown(res):
     m = res["machine"]
     L = []
     L.append(f"Run {res['date']} on {m['cpu']} × {m['cores']} cores, {m['memory_mib']} MiB, {m['os']}, "
-             f"kernel {m['kernel']} (commit {m['commit']}); load average {fmt_load(res['load']['before'])} before, "
+             f"kernel {m['kernel']} (commit {m['commit']}{' + uncommitted ' + ', '.join(m['uncommitted']) if m.get('uncommitted') else ''}); load average {fmt_load(res['load']['before'])} before, "
              f"{fmt_load(res['load']['after'])} after (1, 5, 15 min; the machine is shared). Profile `{res['profile']}`, "
              f"{res['duration_s']:.0f} s. Helper on the host against the Fluentd simulator (1 worker, file "
              f"buffer, out_s3 `@log_level debug`) and s3rver on loopback.")
@@ -652,6 +656,13 @@ def markdown(res):
                  f"{fmt_ms(s['floor_ms']['median'])} | {fmt_ms(s['helper_minus_floor_ms'])} | "
                  f"{s['verdict_latency_ms']['median']:.1f} / {s['verdict_latency_ms']['p95']:.1f} ms | "
                  f"{s['baseline_over_helper']:g}× | {'yes' if s['baseline_safe'] else '**no: data lost**'} |")
+    rate = res.get("default_burst_chunks_per_s")
+    if rate:
+        L.append("")
+        L.append(f"With Fluentd's default `flush_thread_burst_interval` (1 s) and one flush thread the agent "
+                 f"itself committed {rate:.2f} chunks/s: at that rate about {rate * BASELINE_WAIT_S:.0f} chunks "
+                 f"fit in the fixed 300 s wait (an extrapolation, not a run); a bigger buffer is cut off by the "
+                 f"baseline while fluent-flush waits for it (up to `--timeout`).")
     L.append("")
     L.append("**Footprint** of the helper (wait4 of the helper process; CPU = user + sys; medians, max in brackets):")
     L.append("")
@@ -673,28 +684,30 @@ def markdown(res):
     lt = res.get("log_throughput")
     L.append("")
     if lt:
-        L.append(f"**Log-follow throughput** over a generated {lt['bytes'] / MB:.0f} MB debug log "
-             f"({lt['lines']} lines; page cache warm; median of {lt['runs']}): logtail + fl_parse_line "
-             f"**{lt['parse_mb_per_s']:.0f} MB/s**, `grep -c 'completed to write chunk'` {lt['grep_mb_per_s']:.0f} MB/s "
-             f"→ **{100 * lt['parse_over_grep']:.0f} %** of grep (target ≥ 50 %). Both count "
-             f"{lt['parsed_completed']} `completed` lines ({'agree' if lt['counts_agree'] else 'DISAGREE: ' + str(lt['grep_count'])}).")
+        L.append(f"**Log-follow throughput** over a generated {lt['bytes'] / 1024 ** 2:.0f} MiB debug log "
+                 f"({lt['lines']} lines; page cache warm; median of {lt['runs']}): logtail + fl_parse_line "
+                 f"**{lt['parse_mb_per_s']:.0f} MB/s**, `grep -c 'completed to write chunk'` "
+                 f"{lt['grep_mb_per_s']:.0f} MB/s → **{100 * lt['parse_over_grep']:.0f} %** of grep (target ≥ 50 %). "
+                 f"Both count {lt['parsed_completed']} `completed` lines "
+                 f"({'agree' if lt['counts_agree'] else 'DISAGREE: ' + str(lt['grep_count'])}).")
     su = res.get("startup_size", {})
     L.append("")
     L.append("**Start-up and size**:")
     L.append("")
-    L.append("| binary | size | stripped | shared libraries | `--version` wall median / p95 | `--version` peak RSS |")
-    L.append("|---|---:|---:|---:|---:|---:|")
+    L.append("| binary | size | stripped | shared libraries | `--version` wall median / p95 | `--version` CPU "
+             "| `--version` peak RSS |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|")
     for name in ("dynamic", "static"):
         b = su.get(name)
         if not b:
             continue
         if "skipped" in b:
-            L.append(f"| {name} | skipped: {b['skipped']} | | | | |")
+            L.append(f"| {name} | skipped: {b['skipped']} | | | | | |")
             continue
         L.append(f"| {name} (`{b['path']}`) | {b['bytes'] / 1024:.0f} KiB | "
                  f"{(b['stripped_bytes'] or 0) / 1024:.0f} KiB | {b['shared_libraries'] if b['shared_libraries'] is not None else 0} | "
                  f"{b['version_wall_ms']['median']:.2f} / {b['version_wall_ms']['p95']:.2f} ms | "
-                 f"{b['version_maxrss_kib']['median'] / 1024:.1f} MiB |")
+                 f"{b['version_cpu_ms']['median']:.1f} ms | {b['version_maxrss_kib']['median'] / 1024:.1f} MiB |")
     L.append("")
     L.append("**Targets**:")
     L.append("")
@@ -885,6 +898,11 @@ def main():
         cpus = [s["cpu_pct"]["median"] for s in res["scenarios"] if "cpu_pct" in s]
         targets.append({"target": "CPU ≤ 2 % of wall (median of every scenario)",
                         "measured": f"{max(cpus):.2f} % worst scenario", "met": max(cpus) <= TARGETS["cpu_pct_of_wall"]})
+        long = [r["cpu_pct"] for r in ok if r["wall_ms"] >= 1000]
+        if long:
+            targets.append({"target": "CPU ≤ 2 % of wall (every run of 1 s or more)",
+                            "measured": f"{max(long):.2f} % worst of {len(long)} runs",
+                            "met": max(long) <= TARGETS["cpu_pct_of_wall"]})
     if growth:
         targets.append({"target": "no RSS growth with chunks beyond the chunk table",
                         "measured": f"+{growth['growth_kib']} KiB for {growth['to_chunks']} chunks "
@@ -896,6 +914,9 @@ def main():
                         "measured": f"{100 * lt['parse_over_grep']:.0f} %",
                         "met": lt["parse_over_grep"] >= TARGETS["log_vs_grep"]})
     res["targets"] = targets
+    for s in res["scenarios"]:
+        if s["name"].startswith("default burst") and "floor_ms" in s and s["floor_ms"]["median"] > 0:
+            res["default_burst_chunks_per_s"] = round(s["chunks"] / (s["floor_ms"]["median"] / 1000.0), 2)
     res["errors"] = errors
 
     with open(os.path.join(a.out, "results.json"), "w") as f:
