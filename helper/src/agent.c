@@ -117,6 +117,58 @@ int agent_read_pid_file(const char *path, pid_t *ret) {
         return 0;
 }
 
+/* When did process pid start, in seconds since the epoch? From /proc/<pid>/stat (starttime, in clock
+ * ticks since boot) and /proc/stat (btime). -errno when it can't be told. */
+static int process_start_time(pid_t pid, long long *ret) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        _cleanup_(fclosep) FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        /* the command name may hold spaces and parentheses: fields start after the last ')' */
+        char *p = strrchr(buf, ')');
+        if (!p)
+                return -EBADMSG;
+        unsigned long long ticks = 0;
+        /* after ')': state(3) ppid … starttime is field 22, i.e. the 20th after the state */
+        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                   &ticks) != 1)
+                return -EBADMSG;
+        _cleanup_(fclosep) FILE *st = fopen("/proc/stat", "re");
+        if (!st)
+                return -errno;
+        char line[256];
+        long long btime = -1;
+        while (fgets(line, sizeof line, st))
+                if (sscanf(line, "btime %lld", &btime) == 1)
+                        break;
+        long hz = sysconf(_SC_CLK_TCK);
+        if (btime < 0 || hz <= 0)
+                return -EBADMSG;
+        *ret = btime + (long long)(ticks / (unsigned long long)hz);
+        return 0;
+}
+
+/* A pid file older than its process is fine (the daemon writes it once it runs); a process that started
+ * after the pid file was last written got a recycled pid: the file is stale and that process is not the
+ * agent (SIGUSR1 would most likely kill it). */
+static int check_pid_file_fresh(const char *path, pid_t pid) {
+        struct stat sb;
+        long long started = 0;
+        if (stat(path, &sb) < 0)
+                return -errno;
+        if (process_start_time(pid, &started) < 0)
+                return 0;        /* can't tell: don't refuse on a /proc we can't read */
+        if (started > (long long)sb.st_mtime + 2) {
+                log_debug("agent: pid %d started %lld s after %s was written: stale pid file", (int)pid,
+                          started - (long long)sb.st_mtime, path);
+                return -ESRCH;
+        }
+        return 0;
+}
+
 static int find_by_pid_file(const char *path, struct agent *a) {
         pid_t pid;
         int r = agent_read_pid_file(path, &pid);
@@ -124,7 +176,13 @@ static int find_by_pid_file(const char *path, struct agent *a) {
                 log_debug("agent: pid file %s: %s", path, strerror(-r));
                 return r;
         }
-        r = attach_pid(a, pid);
+        /* agent_read_pid_file() sets pid whenever it returns 0; the analyzer assumes errno may be 0 */
+        r = attach_pid(a, pid); /* NOLINT(clang-analyzer-core.CallAndMessage) */
+        if (r == 0) {
+                r = check_pid_file_fresh(path, pid);
+                if (r < 0)
+                        agent_done(a);
+        }
         if (r < 0)
                 log_debug("agent: pid %d from %s: %s", (int)pid, path, strerror(-r));
         if (r == 0 && !a->flavor[0]) {
@@ -496,7 +554,8 @@ int agent_rpc_flush(const char *rpc_url, long timeout_ms, char *err, size_t err_
         /* 200 and {"ok":true}: Fluentd answers 500 with the same body on an internal error. */
         if (resp.status == 200) {
                 j = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
-                if (j && json_is_object(j) && json_is_true(json_object_get(j, "ok"))) {
+                /* json_is_object() tests j again inside the macro */
+                if (j && json_is_object(j) && json_is_true(json_object_get(j, "ok"))) { /* NOLINT(misc-redundant-expression) */
                         http_response_done(&resp);
                         return 0;
                 }

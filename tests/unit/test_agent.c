@@ -2,6 +2,9 @@
 #define _GNU_SOURCE
 #include "unit.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -189,6 +192,22 @@ static void test_pid_file_valid(void **state) {
         snprintf(buf, sizeof buf, "00%d \r\n", (int)getpid());
         assert_int_equal(agent_read_pid_file(write_file("ws.pid", buf, strlen(buf)), &pid), 0);
         assert_int_equal(pid, getpid());
+}
+
+/* A pid file written before its process started names a recycled pid: never signal that process. */
+static void test_pid_file_stale(void **state) {
+        (void)state;
+        char buf[32];
+        struct agent a;
+        snprintf(buf, sizeof buf, "%d\n", (int)getpid());
+        const char *path = write_file("stale.pid", buf, strlen(buf));
+        struct timespec old[2] = { { .tv_sec = 1000000000 }, { .tv_sec = 1000000000 } };   /* 2001 */
+        assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+        assert_int_equal(agent_find(NULL, 0, path, &a), -ESRCH);
+        /* the same file, freshly written: accepted */
+        path = write_file("stale.pid", buf, strlen(buf));
+        assert_int_equal(agent_find(NULL, 0, path, &a), 0);
+        agent_done(&a);
 }
 
 static void test_pid_file_names_the_package(void **state) {
@@ -388,6 +407,7 @@ static void test_rpc(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_pid_file_valid),
+                cmocka_unit_test(test_pid_file_stale),
                 cmocka_unit_test(test_pid_file_names_the_package),
                 cmocka_unit_test(test_pid_file_bad),
                 cmocka_unit_test(test_pid_file_missing_and_dead),

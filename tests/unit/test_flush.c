@@ -258,6 +258,17 @@ static void test_no_ack_is_hung(void **state) {
         flush_done(&f);
 }
 
+static void test_ack_check_off(void **state) {
+        (void)state;
+        struct flush f;
+        flush_init(&f, &(struct flush_config){ .workers = 1, .have_files = true, .have_log = true, .ack_timeout_ms = 0 });
+        add_chunk(&f, ID_A, 0, 10, 'b');
+        flush_signalled(&f, 0);
+        assert_int_equal(flush_evaluate(&f, 60000, false), -1);
+        assert_int_equal(flush_evaluate(&f, 60001, true), FF_EXIT_DEADLINE);
+        flush_done(&f);
+}
+
 static void test_buffer_progress_counts_as_ack(void **state) {
         (void)state;
         struct flush f;
@@ -644,6 +655,7 @@ int main(void) {
                 cmocka_unit_test(test_same_chunk_same_key_is_no_overwrite),
                 cmocka_unit_test(test_retry_then_deadline),
                 cmocka_unit_test(test_no_ack_is_hung),
+                cmocka_unit_test(test_ack_check_off),
                 cmocka_unit_test(test_buffer_progress_counts_as_ack),
                 cmocka_unit_test(test_agent_exit),
                 cmocka_unit_test(test_log_only_is_unconfirmed),
