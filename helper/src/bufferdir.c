@@ -137,6 +137,8 @@ static int scan_push(struct scan_ctx *s, const struct chunk_file *c, bool in_wor
                 s->where = w;
                 s->where_cap = cap;
         }
+        /* where[] was grown above whenever out->n passed where_cap (the analyzer loses out->n across the push) */
+        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
         s->where[s->out->n - 1] = (struct chunk_where){ .path_idx = s->path_idx, .in_worker_dir = in_worker_dir };
         return 0;
 }

@@ -33,8 +33,9 @@ static inline void fclosep(FILE **f) {
                 fclose(*f);
 }
 
+/* `type` is a type name: it cannot be parenthesised (NOLINT below) */
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)        \
-        static inline void func##p(type *p) {          \
+        static inline void func##p(type *p) { /* NOLINT(bugprone-macro-parentheses) */ \
                 if (*p)                                \
                         func(*p);                      \
         }
