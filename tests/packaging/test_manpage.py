@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 
-from conftest import helper_binary
+from ffpaths import helper_binary
 from pkgbuild import REPO, need, run, version
 
 MANPAGE = os.path.join(REPO, "helper", "fluent-flush.1")

@@ -15,7 +15,7 @@ from http.server import ThreadingHTTPServer
 
 from aws.asg_endpoint import AutoScalingEndpoint, _Handler
 from aws.imds_server import ImdsServer
-from conftest import helper_binary
+from ffpaths import helper_binary
 from pkgbuild import need, run, static_build  # noqa: F401  (static_build is a fixture)
 
 KNOWN_WARNINGS = {"dlopen", "getaddrinfo", "gethostbyname", "getservbyname", "getservbyport_r"}
