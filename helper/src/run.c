@@ -613,11 +613,24 @@ int run_flush(const struct options *o, struct lifecycle *lc, json_t **ret) {
                 return early(err, lc, ret);
         }
 
+        /* Files that show nothing while monitor_agent shows chunks do not cover the output (another path,
+         * a path_suffix or pattern we don't know): they must not confirm anything. */
+        if (c.f.cfg.have_files && have_outputs && c.f.n_snapshot == 0) {
+                int64_t held = 0;
+                for (size_t i = 0; i < c.f.n_outputs; i++)
+                        held += c.f.outputs[i].chunks_at_snapshot;
+                if (held > 0) {
+                        warn(&c, "the buffer paths hold no chunk files but monitor_agent shows %lld buffered "
+                                 "chunk%s: using monitor_agent as the evidence", (long long)held, held == 1 ? "" : "s");
+                        c.f.cfg.have_files = false;
+                }
+        }
+
         struct flush_counts k;
         flush_counts(&c.f, &k);
         log_progress("snapshot: %u chunk%s, %llu bytes, %d worker%s; evidence:%s%s log", k.buffered,
                      k.buffered == 1 ? "" : "s", (unsigned long long)k.bytes_buffered, c.workers,
-                     c.workers == 1 ? "" : "s", c.n_paths ? " buffer files," : "", have_outputs ? " monitor," : "");
+                     c.workers == 1 ? "" : "s", c.f.cfg.have_files ? " buffer files," : "", have_outputs ? " monitor," : "");
         if (flush_nothing_buffered(&c.f)) {
                 chunk_list_done(&files);
                 return finish(build_result(&c, FF_EXIT_CONFIRMED, true), lc, FF_EXIT_CONFIRMED, ret);

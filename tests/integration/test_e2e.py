@@ -330,3 +330,16 @@ def test_status(tmp_path):
         assert {c["worker"] for c in s["chunk_list"]} == {0, 1}
         assert len(s["monitor"]) == 2
         assert "force flushing" not in inst.log_text()
+
+
+def test_wrong_buffer_path_falls_back_to_monitor(tmp_path):
+    """An empty --buffer-path must not "confirm" zero chunks while monitor_agent shows buffered data."""
+    with Instance(tmp_path, buffer_type="memory") as inst:
+        ids = inst.emit(200)
+        inst.bed.make_dir("/var/lib/td-agent/elsewhere", "td-agent")
+        r = inst.flush("--buffer-path", "/var/lib/td-agent/elsewhere", buffer=False)
+        assert r.rc == 0, r
+        assert r["chunks"]["buffered"] >= 1 and r["chunks"]["committed"] == r["chunks"]["buffered"]
+        assert "buffer_files" not in r["evidence"] and "monitor" in r["evidence"]
+        assert any("monitor_agent as the evidence" in w for w in r["warnings"])
+        in_s3(inst, ids)
