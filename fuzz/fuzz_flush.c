@@ -49,8 +49,10 @@ static void fzf_id(unsigned idx, char out[33]) {
         snprintf(out, 33, "661d3a8cf64e953754b07c6f27cc52%02x", idx & 0xffu);
 }
 
+/* Distinct ids that differ in their first bytes: flush.c compares ids linearly, and ids sharing a long
+ * prefix would make a flood needlessly slow. */
 static void fzf_fresh_id(unsigned long n, char out[33]) {
-        snprintf(out, 33, "ffff%028lx", n);
+        snprintf(out, 33, "%08lxffff%020lx", (unsigned long)((n * 2654435761u) & 0xffffffffu), n);
 }
 
 static const char *const fzf_plugins[] = { "", "out_s3", "other" };
