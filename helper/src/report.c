@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "report.h"
 
@@ -79,8 +80,10 @@ json_t *report_error_new(enum ff_exit e, const char *fmt, ...) {
 }
 
 int report_print(FILE *f, json_t *result) {
-        /* Insertion order keeps the summary first: the SSM console shows only 2,500 characters. */
-        if (json_dumpf(result, f, JSON_PRESERVE_ORDER | JSON_INDENT(2) | JSON_ENSURE_ASCII) < 0)
+        /* Insertion order keeps the summary first: the SSM console shows only 2,500 characters of stdout
+         * and stderr together, so the result is compact unless a person is reading it on a terminal. */
+        size_t layout = isatty(fileno(f)) ? JSON_INDENT(2) : JSON_COMPACT;
+        if (json_dumpf(result, f, JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | layout) < 0)
                 return -EIO;
         if (fputc('\n', f) == EOF || fflush(f) == EOF)
                 return -EIO;
