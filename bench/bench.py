@@ -722,8 +722,16 @@ PLOT = os.path.join(BENCH, "plot.gp")
 
 
 def plot(res, out_dir):
-    dat_b = os.path.join(out_dir, "time_to_safe_bytes.dat")
-    dat_c = os.path.join(out_dir, "time_to_safe_chunks.dat")
+    tmp = tempfile.mkdtemp(prefix="ff-bench-plot-")
+    try:
+        return _plot(res, out_dir, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _plot(res, out_dir, tmp):
+    dat_b = os.path.join(tmp, "time_to_safe_bytes.dat")
+    dat_c = os.path.join(tmp, "time_to_safe_chunks.dat")
     with open(dat_b, "w") as f:
         f.write("# bytes_mb helper_median_s helper_p95_s floor_median_s baseline_s\n")
         for s in res["scenarios"]:
@@ -738,7 +746,7 @@ def plot(res, out_dir):
                 f.write("%d %g %g %g %g\n" % (s["chunks"], s["time_to_safe_ms"]["median"] / 1000,
                                               s["time_to_safe_ms"]["p95"] / 1000, s["floor_ms"]["median"] / 1000,
                                               BASELINE_WAIT_S))
-    dat_d = os.path.join(out_dir, "time_to_safe_default_burst.dat")
+    dat_d = os.path.join(tmp, "time_to_safe_default_burst.dat")
     with open(dat_d, "w") as f:
         f.write("# chunks helper_median_s helper_p95_s floor_median_s baseline_s\n")
         for s in res["scenarios"]:
@@ -780,7 +788,13 @@ def main():
     ap.add_argument("--out", default=BENCH, help="where results.json, results.md and time_to_safe.png go")
     ap.add_argument("--skip", action="append", default=[], choices=["chunks", "bytes", "burst", "static", "log",
                                                                      "startup"], help="leave a part out")
+    ap.add_argument("--replot", action="store_true",
+                    help="only redraw results.md, the plot (and the README section) from OUT/results.json")
     a = ap.parse_args()
+    if a.replot:
+        with open(os.path.join(a.out, "results.json")) as f:
+            res = json.load(f)
+        return report(res, a.out)
     prof_name = "smoke" if a.smoke else "full"
     prof = PROFILES[prof_name]
     tools = Tools(a.tools, a.binary)
@@ -922,17 +936,23 @@ def main():
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
-    md = markdown(res)
-    with open(os.path.join(a.out, "results.md"), "w") as f:
-        f.write("# fluent-flush benchmark results\n\n" + md)
-    png = plot(res, a.out)
-    if os.path.abspath(a.out) == BENCH:
-        update_readme(md, os.path.basename(png))
-    log(f"done in {res['duration_s']:.0f} s: {os.path.join(a.out, 'results.json')}, results.md, {png}")
+    rc = report(res, a.out)
     if errors:
         for e in errors:
             log("ERROR " + e)
         return 1
+    return rc
+
+
+def report(res, out):
+    """results.md, the plot, and (for bench/ itself) the README section, from the results."""
+    md = markdown(res)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("# fluent-flush benchmark results\n\n" + md)
+    png = plot(res, out)
+    if os.path.abspath(out) == BENCH:
+        update_readme(md, os.path.basename(png))
+    log(f"done in {res['duration_s']:.0f} s: {os.path.join(out, 'results.json')}, results.md, {png}")
     return 0
 
 

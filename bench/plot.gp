@@ -7,11 +7,11 @@ set output out
 set multiplot layout 1,2 title title
 set logscale xy
 set grid xtics ytics lc rgb "#dddddd"
-set key top left box opaque
+set key bottom right box opaque
 set ylabel "SIGUSR1 → safe to terminate (s)"
 set format y "%g"
 set format x "%g"
-set yrange [0.005:2000]
+set yrange [0.0003:3000]
 set offsets graph 0.05, graph 0.05, 0, 0
 
 set xlabel "buffered (MB, in 8 MiB chunks)"
