@@ -107,3 +107,4 @@ clean:
 	rm -rf build build-san
 
 include packaging/packaging.mk
+include bench/bench.mk

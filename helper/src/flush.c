@@ -16,11 +16,26 @@ void flush_init(struct flush *f, const struct flush_config *cfg) {
 }
 
 void flush_done(struct flush *f) {
+        for (size_t i = 0; i < f->n_chunks; i++) {
+                free(f->chunks[i].key);
+                free(f->chunks[i].error);
+        }
         free(f->chunks);
         free(f->outputs);
         f->chunks = NULL;
         f->outputs = NULL;
         f->n_chunks = f->cap_chunks = f->n_outputs = 0;
+}
+
+/* Replace a malloc'd string; on no memory the old value stays (the verdict never depends on it). */
+static void set_str(char **dst, const char *src) {
+        if (*dst && strcmp(*dst, src) == 0)
+                return;
+        char *n = strdup(src);
+        if (!n)
+                return;
+        free(*dst);
+        *dst = n;
 }
 
 static struct flush_chunk *chunk_find(struct flush *f, const char *id) {
@@ -126,11 +141,8 @@ static void mark_lost(struct flush *f, struct flush_chunk *c, enum fl_kind why, 
         c->state = CHUNK_LOST;
         c->loss = why;
         c->retrying = false;
-        if (ev->error[0])
-                strncpy0(c->error, sizeof c->error, ev->error, strlen(ev->error));
-        else
-                strncpy0(c->error, sizeof c->error, fl_kind_name(why), strlen(fl_kind_name(why)));
-        set_first_error(f, c->error);
+        set_str(&c->error, ev->error[0] ? ev->error : fl_kind_name(why));
+        set_first_error(f, ev->error[0] ? ev->error : fl_kind_name(why));
 }
 
 /* Bad news may take a few slots beyond FLUSH_MAX_LOG_CHUNKS: a loss must never be dropped because
@@ -156,13 +168,13 @@ static struct flush_chunk *event_chunk(struct flush *f, const struct fl_event *e
 static void record_key(struct flush *f, struct flush_chunk *c, const char *key, bool completed) {
         if (!key[0])
                 return;
-        strncpy0(c->key, sizeof c->key, key, strlen(key));
+        set_str(&c->key, key);
         if (completed)
                 c->completed_logged = true;
         /* Two different chunks written to one S3 key: the second PUT overwrote the first. */
         for (size_t i = 0; i < f->n_chunks; i++) {
                 struct flush_chunk *o = &f->chunks[i];
-                if (o == c || !o->completed_logged || !completed)
+                if (o == c || !o->completed_logged || !completed || !o->key)
                         continue;
                 if (strcmp(o->key, key) == 0 && f->overwrite_key[0] == '\0')
                         strncpy0(f->overwrite_key, sizeof f->overwrite_key, key, strlen(key));
@@ -209,7 +221,7 @@ void flush_on_log(struct flush *f, const struct fl_event *ev, uint64_t now_ms) {
                 if (!c)
                         break;
                 c->retrying = true;
-                strncpy0(c->error, sizeof c->error, ev->error, strlen(ev->error));
+                set_str(&c->error, ev->error);
                 strncpy0(c->next_retry_time, sizeof c->next_retry_time, ev->next_retry_time,
                          strlen(ev->next_retry_time));
                 break;
@@ -257,11 +269,30 @@ void flush_on_log(struct flush *f, const struct fl_event *ev, uint64_t now_ms) {
         }
 }
 
+static int cmp_file_id(const void *a, const void *b) {
+        return strcmp(((const struct chunk_file *)a)->id, ((const struct chunk_file *)b)->id);
+}
+
+static const struct chunk_file *find_sorted(const struct chunk_file *v, size_t n, const char *id) {
+        struct chunk_file key;
+        strncpy0(key.id, sizeof key.id, id, strlen(id));
+        return bsearch(&key, v, n, sizeof *v, cmp_file_id);
+}
+
 void flush_on_files(struct flush *f, const struct chunk_list *present, uint64_t now_ms) {
         (void)now_ms;
+        /* Thousands of chunks: match by binary search over a sorted copy, not a scan per chunk. */
+        struct chunk_file *sorted = NULL;
+        if (present->n > 0) {
+                sorted = malloc(present->n * sizeof *sorted);
+                if (!sorted)
+                        return;    /* no memory: nothing is marked gone, so nothing is confirmed */
+                memcpy(sorted, present->v, present->n * sizeof *sorted);
+                qsort(sorted, present->n, sizeof *sorted, cmp_file_id);
+        }
         for (size_t i = 0; i < f->n_snapshot; i++) {
                 struct flush_chunk *c = &f->chunks[i];
-                const struct chunk_file *p = chunk_list_find(present, c->id);
+                const struct chunk_file *p = sorted ? find_sorted(sorted, present->n, c->id) : NULL;
                 if (p) {
                         if (p->state == 'q' && !c->queued_at_snapshot)
                                 c->queued = true;
@@ -275,6 +306,7 @@ void flush_on_files(struct flush *f, const struct chunk_list *present, uint64_t 
                         c->retrying = false;
                 }
         }
+        free(sorted);
 }
 
 static struct flush_output *output_find(struct flush *f, int worker, const char *plugin_id) {
@@ -335,6 +367,10 @@ static unsigned count_acked(const struct flush *f) {
         for (int w = 0; w < f->cfg.workers; w++)
                 n += worker_acked(f, w);
         return n;
+}
+
+bool flush_all_acked(const struct flush *f) {
+        return count_acked(f) == (unsigned)f->cfg.workers;
 }
 
 /* Is every piece of buffered data accounted for (committed or lost)? */

@@ -38,9 +38,9 @@ struct flush_chunk {
         bool retrying;             /* last news: failed, waiting for next_retry_time */
         bool completed_logged;     /* out_s3 logged "completed to write chunk" */
         enum fl_kind loss;         /* the bad news that lost it, FL_NONE otherwise */
-        char key[1100];            /* last s3:// key written / completed */
+        char *key;                 /* last s3:// key written / completed, NULL when none (malloc'd) */
         char next_retry_time[64];
-        char error[512];
+        char *error;               /* NULL when none (malloc'd) */
 };
 
 struct flush_output {            /* one targeted output in one worker, from monitor_agent */
@@ -104,6 +104,9 @@ void flush_on_agent_exit(struct flush *f, uint64_t now_ms);
 /* -1 while the evidence says "keep waiting"; otherwise the verdict as an exit code.
  * deadline_reached turns "keep waiting" into upload_failing / deadline / unconfirmed. */
 int flush_evaluate(const struct flush *f, uint64_t now_ms, bool deadline_reached);
+
+/* Has every expected worker acknowledged the flush (log line, buffer or monitor progress)? */
+bool flush_all_acked(const struct flush *f);
 
 struct flush_counts {
         unsigned buffered, committed, pending, failed, lost;

@@ -349,7 +349,9 @@ static int wait_loop(struct ctx *c, struct lifecycle *lc) {
                         if (hb >= 0)
                                 wake = MIN(wake, t + (uint64_t)hb);
                 }
-                if (c->f.cfg.ack_timeout_ms > 0 && c->f.signalled)
+                /* Wake for the hang check only while a worker has yet to acknowledge: once the time is
+                 * past, this term would otherwise turn poll() into a busy loop. */
+                if (c->f.cfg.ack_timeout_ms > 0 && c->f.signalled && !flush_all_acked(&c->f))
                         wake = MIN(wake, MAX(t, c->f.signalled_ms + (uint64_t)c->f.cfg.ack_timeout_ms));
                 int timeout = rescan ? 0 : (int)MIN(wake > t ? wake - t : 0, 1000);
                 if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
@@ -420,13 +422,13 @@ static json_t *chunk_json(const struct flush_chunk *k) {
         json_object_set_new(o, "worker", json_integer(k->worker));
         json_object_set_new(o, "bytes", json_integer((json_int_t)k->bytes));
         json_object_set_new(o, "state", json_string(states[k->state]));
-        if (k->key[0])
+        if (k->key)
                 json_object_set_new(o, "key", json_string(k->key));
         if (k->retrying)
                 json_object_set_new(o, "retrying", json_true());
         if (k->loss != FL_NONE)
                 json_object_set_new(o, "loss", json_string(fl_kind_name(k->loss)));
-        if (k->error[0])
+        if (k->error)
                 json_object_set_new(o, "error", json_string(k->error));
         return o;
 }
@@ -512,7 +514,7 @@ static json_t *build_result(struct ctx *c, int v, bool nothing) {
         json_object_set_new(r, "evidence", ev);
         json_t *keys = json_array();
         for (size_t i = 0; i < f->n_chunks && json_array_size(keys) < MAX_FIRST_KEYS; i++)
-                if (f->chunks[i].key[0] && (f->chunks[i].in_snapshot || !f->cfg.have_files))
+                if (f->chunks[i].key && (f->chunks[i].in_snapshot || !f->cfg.have_files))
                         json_array_append_new(keys, json_string(f->chunks[i].key));
         json_object_set_new(r, "first_keys", keys);
         json_object_set_new(r, "first_error", f->first_error[0] ? json_string(f->first_error) : json_null());
