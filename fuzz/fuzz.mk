@@ -15,7 +15,8 @@
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_TIMEOUT  ?= 10
-FUZZ_JOBS_ARGS ?=
+# extra libFuzzer options for every target, e.g. FUZZ_ARGS=-max_len=8192
+FUZZ_ARGS     ?=
 FUZZ_TARGETS  ?= flush fluentlog monitor asg_xml imds_creds args
 FUZZ_B        := build-fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -55,7 +56,7 @@ fuzz: fuzz-build
 	                args) o="$(FUZZ_OPTS_args)";; *) o="";; esac; \
 	    if ! /usr/bin/time -f "fuzz $$t: %U s user + %S s system CPU, %e s wall, %M KiB max RSS" \
 	        $(FUZZ_B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=2048 \
-	            -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/crash-$$t- $$o $(FUZZ_JOBS_ARGS) \
+	            -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/crash-$$t- $$o $(FUZZ_ARGS) \
 	            $(FUZZ_B)/corpus/$$t $$seeds >$(FUZZ_B)/fuzz-$$t.log 2>&1; then \
 	        tail -n 60 $(FUZZ_B)/fuzz-$$t.log; \
 	        echo "fuzz $$t: FAILED — input in $(FUZZ_B)/crash-$$t-*; fix it, then add the file to tests/unit/corpus/$$t/" >&2; \
