@@ -63,9 +63,9 @@ def test_fails_until_fix_log_that_is_not_fluentds(tmp_path):
         inst.bed.run(["/bin/sh", "-c", f": > {other}"], timeout=10, check=True)
         inst.faults(unrecoverable=True)
         r = inst.flush("--log-file", other, "--ack-timeout", "0")
-        assert "bad chunk is moved to" in inst.log_text(), "precondition: the chunk went to backup"
         assert not (ids & inst.s3.record_ids())
-        assert r.rc != 0, f"false confirmation: the chunk went to backup, helper said {r['verdict']}\n{r}"
+        backup = "bad chunk is moved to" in inst.log_text()
+        assert r.rc != 0, f"false confirmation ({'the chunk went to backup' if backup else '?'}): {r}"
 
 
 def test_unit_restarted_mid_flush_is_not_confirmed(tmp_path):
