@@ -14,6 +14,7 @@ import time
 import sim_config
 import sim_texts
 from sim_log import Logger, PluginLog
+from sim_signals import SignalPipe, spawn_mask
 
 WEBRICK = "WEBrick/1.8.1 (Ruby/3.1.2/2022-04-12)"
 SCRIPT = None   # set by main(): the fluentd-sim executable
@@ -49,9 +50,9 @@ class Supervisor:
         self.log = Logger(log_path, cfg, self.texts, None)
         self.workers = [WorkerProc(i) for i in range(cfg["workers"])]
         self.stopping = False
-        self.stop_event = threading.Event()
         self.lock = threading.Lock()
         self.rpc = None
+        self.signals = None
 
     def faults(self):
         f = {"ignore_usr1": False, "rpc_error": False}
@@ -135,8 +136,11 @@ class Supervisor:
         self.log.debug("listening RPC http server on http://%s:%s/" % (host, port))
 
     def spawn(self, w):
+        """Start worker w (main thread only): it starts with USR1/HUP/TERM/INT blocked and unblocks them
+        once its handlers are installed, so a signal sent while it starts is not fatal."""
         env = dict(os.environ, SERVERENGINE_WORKER_ID=str(w.id))
-        w.proc = subprocess.Popen(self.cmdline(), env=env, stdin=subprocess.DEVNULL, close_fds=True)
+        with spawn_mask():
+            w.proc = subprocess.Popen(self.cmdline(), env=env, stdin=subprocess.DEVNULL, close_fds=True)
 
     def sigusr1(self, from_signal=True):
         if self.faults().get("ignore_usr1"):
@@ -152,35 +156,47 @@ class Supervisor:
                     except ProcessLookupError:
                         pass
 
-    def on_stop(self, signum, frame):
-        self.stopping = True
-        self.stop_event.set()
+    def on_signal(self, signum):
+        """What a signal does, run by the main loop (never inside a signal handler)."""
+        if signum == signal.SIGUSR1:
+            self.sigusr1()
+        elif signum == signal.SIGHUP:
+            self.log.reopen()
+        elif signum in (signal.SIGTERM, signal.SIGINT):
+            self.stopping = True
+        # SIGCHLD only wakes the loop up: a dead worker is seen at once
+
+    def dispatch(self, timeout):
+        for signum in self.signals.wait(timeout):
+            self.on_signal(signum)
 
     def run(self, ready=None):
+        # handlers first (as Fluentd's supervisor does): a signal during start-up is kept, not fatal
+        self.signals = SignalPipe((signal.SIGUSR1, signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD))
         self.startup_lines()
         self.start_rpc()
         for w in self.workers:
             self.spawn(w)
-        signal.signal(signal.SIGUSR1, lambda s, f: threading.Thread(target=self.sigusr1, daemon=True).start())
-        signal.signal(signal.SIGHUP, lambda s, f: self.log.reopen())
-        signal.signal(signal.SIGTERM, self.on_stop)
-        signal.signal(signal.SIGINT, self.on_stop)
         if ready:
             ready()
-        while not self.stop_event.wait(0.1):
+        while not self.stopping:
+            self.dispatch(0.1)
+            if self.stopping:
+                break
             with self.lock:
                 for w in self.workers:
                     rc = w.proc.poll()
-                    if rc is not None and not self.stopping:
+                    if rc is not None:
                         self.log.info("Worker %d finished unexpectedly with %s" % (w.id, join_status(rc)))
                         self.spawn(w)
         self.log.info("Received graceful stop")
-        for w in self.workers:
-            if w.proc.poll() is None:
-                try:
-                    os.kill(w.proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+        with self.lock:
+            for w in self.workers:
+                if w.proc.poll() is None:
+                    try:
+                        os.kill(w.proc.pid, signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
         pending = list(self.workers)
         deadline = time.monotonic() + 120
         while pending:
@@ -189,11 +205,13 @@ class Supervisor:
                 if rc is not None:
                     self.log.info("Worker %d finished with %s" % (w.id, join_status(rc)))
                     pending.remove(w)
+            if not pending:
+                break
             if time.monotonic() > deadline:
                 for w in pending:
                     w.proc.kill()
                 deadline = time.monotonic() + 5
-            time.sleep(0.05)
+            self.dispatch(0.05)       # SIGUSR1 / SIGHUP still work while the workers stop
         if self.rpc:
             self.rpc.shutdown()
         return 0

@@ -25,6 +25,7 @@ import urllib.parse
 import sim_msgpack as mp
 import sim_texts
 from sim_log import Logger, PluginLog, Raw, RubyTime, SimError, Symbol, ruby_time_str
+from sim_signals import SignalPipe
 
 WEBRICK = "WEBrick/1.8.1 (Ruby/3.1.2/2022-04-12)"
 BUFFER_HEADER = b"\xc1\x00"
@@ -162,13 +163,16 @@ class Buffer:
         self.total_limit = total
 
     def resume(self):
-        """Chunk files left on disk (a stop with flush_at_shutdown false, or a killed worker) come back:
-        buffer.b* stay staged, buffer.q* are queued (oldest first)."""
+        """Chunk files left on disk (a stop with flush_at_shutdown false, or a killed worker) come back as
+        buf_file.rb#resume brings them back: in file name order (Dir.glob), buffer.b* stay staged — one
+        per metadata, a second one with the same metadata is enqueued —, buffer.q* (queued, or being
+        written when the worker died) are queued again, oldest modified first; the flush threads then
+        write the queue without any signal."""
         if not self.dir:
             return
         os.makedirs(self.dir, exist_ok=True)
-        found = []
-        for name in os.listdir(self.dir):
+        queue = []
+        for name in sorted(os.listdir(self.dir)):
             m = re.fullmatch(r"buffer\.([bq])([0-9a-f]{32})\.log", name)
             if not m:
                 continue
@@ -184,19 +188,20 @@ class Buffer:
                 c.timekey = meta.get("timekey")
                 c.records = meta.get("s", 0)
                 c.created = meta.get("c", c.created)
+                c.modified = meta.get("m", c.created)
             except (OSError, ValueError, KeyError, AttributeError):
                 with open(path, "rb") as f:
                     c.records = f.read().count(b"\n")
-            found.append((m.group(1), c))
-        found.sort(key=lambda x: x[1].created)
-        for kind, c in found:
-            if kind == "b" and c.timekey not in self.stage:
+            if m.group(1) == "b" and c.timekey not in self.stage:
                 self.stage[c.timekey] = c
             else:
-                if kind == "b":
+                if m.group(1) == "b":
                     c.enqueue()
-                self.queue.append(c)
-                self.note_timekey(c.timekey)
+                queue.append(c)
+        queue.sort(key=lambda c: c.modified)
+        for c in queue:
+            self.queue.append(c)
+            self.note_timekey(c.timekey)
 
     def note_timekey(self, tk):
         if tk is not None and tk not in self.timekeys_seen:
@@ -1020,8 +1025,7 @@ class Worker:
         self.log = Logger(log_path, cfg, self.texts, worker_id)
         self.inputs = []
         self.outputs = []
-        self.stop_event = threading.Event()
-        self.flush_lock = threading.Lock()
+        self.signals = None
 
     def route(self, tag, entries):
         for o in self.outputs:
@@ -1031,6 +1035,11 @@ class Worker:
         self.log.warn("no patterns matched", {"tag": tag})
 
     def run(self):
+        # Fluentd's worker installs its signal handlers before it configures and starts anything
+        # (supervisor.rb: install_main_process_signal_handlers, then main_process): a SIGUSR1 or SIGTERM
+        # that arrives while the worker starts is acted on once it runs, it does not kill it.
+        self.signals = SignalPipe((signal.SIGUSR1, signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
+        self.signals.unblock()
         log = self.log
         if self.texts["init_logger_lines"] and self.log_path:
             log.info("init worker%d logger" % self.id, {"path": self.log_path, "rotate_age": None,
@@ -1067,14 +1076,25 @@ class Worker:
             if isinstance(i, ForwardInput):
                 i.start()
         log.info("fluentd worker is now running", {"worker": self.id})
+        self.main_loop()
 
-        signal.signal(signal.SIGUSR1, lambda s, f: threading.Thread(target=self.flush_buffer, daemon=True).start())
-        signal.signal(signal.SIGTERM, lambda s, f: self.stop_event.set() or setattr(self, "stop_sig", "SIGTERM"))
-        signal.signal(signal.SIGINT, lambda s, f: self.stop_event.set() or setattr(self, "stop_sig", "SIGINT"))
-        signal.signal(signal.SIGHUP, lambda s, f: (log.debug("fluentd main process get SIGHUP"), log.reopen()))
-        while not self.stop_event.wait(0.5):
-            pass
-        self.shutdown(getattr(self, "stop_sig", "SIGTERM"))
+    def main_loop(self):
+        """Act on signals (read from the self-pipe, never inside a handler) until the shutdown that the
+        first SIGTERM/SIGINT starts has finished; SIGUSR1 and SIGHUP keep working meanwhile."""
+        log = self.log
+        stopper = None
+        while stopper is None or stopper.is_alive():
+            for signum in self.signals.wait(0.5 if stopper is None else 0.05):
+                if signum == signal.SIGUSR1:
+                    threading.Thread(target=self.flush_buffer, daemon=True).start()
+                elif signum == signal.SIGHUP:
+                    log.debug("fluentd main process get SIGHUP")
+                    log.reopen()
+                elif stopper is None:       # the first SIGTERM / SIGINT; later ones change nothing
+                    stopper = threading.Thread(target=self.shutdown, args=(signal.Signals(signum).name,),
+                                               name="shutdown")
+                    stopper.start()
+        stopper.join()
 
     def flush_buffer(self):
         faults = read_faults(self.cfg["faults_file"])

@@ -4,6 +4,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -412,3 +413,181 @@ def test_daemon_mode_as_unprivileged_user_without_home(s3, workdir, request):
         assert "Worker 0 finished with status 0" in fd.log_text(off)
     finally:
         fd.kill()
+
+
+# --------------------------------------------------------------------------- signals: never fatal, never wedged
+
+def children(pid):
+    """Child pids of pid's main thread (the supervisor spawns its workers from its main thread)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def storm(pids, signum, seconds, until=None):
+    """signum to each pid, back to back, for `seconds` (or until `until()`): systemd's stop sends SIGTERM
+    twice, `systemctl kill` and logrotate send SIGUSR1 at any time.  A pid that is gone is skipped."""
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end and not (until and until()):
+        for pid in pids:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+        n += 1
+        if n % 4 == 0:
+            time.sleep(0.0002)
+
+
+def where_stuck(fd):
+    where = {}
+    for pid in [fd.supervisor_pid] + children(fd.supervisor_pid):
+        try:
+            with open("/proc/%d/wchan" % pid) as f:
+                where[pid] = f.read()
+        except OSError as e:
+            where[pid] = str(e)
+    return where
+
+
+def assert_responsive(fd, what):
+    """SIGUSR1 to the supervisor still reaches the worker (no process is wedged)."""
+    time.sleep(0.5)                  # what the storm started has finished
+    off = fd.log_size()
+    os.kill(fd.supervisor_pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while not re.search(r"#0 .*fluentd main process get SIGUSR1", fd.log_text(off)):
+        assert time.monotonic() < deadline, "after %s, SIGUSR1 gets no answer; stuck in %s; log tail:\n%s" % (
+            what, where_stuck(fd), "\n".join(fd.log_lines()[-30:]))
+        time.sleep(0.05)
+    assert "fluentd supervisor process get SIGUSR1" in fd.log_text(off)
+    assert "finished unexpectedly" not in fd.log_text(), "a process died during %s" % what
+
+
+def wait_exit(fd, timeout):
+    """The supervisor's exit code, or an AssertionError naming where each process is stuck."""
+    try:
+        return fd.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the simulator did not stop within %ss; stuck in %s; log tail:\n%s"
+                             % (timeout, where_stuck(fd), "\n".join(fd.log_lines()[-30:])))
+
+
+def test_signal_storms_never_wedge_a_process(workdir):
+    """A signal handler that takes a lock (Event.set, the logger's lock, Thread.start) deadlocks its
+    process when another signal lands while the main thread holds that lock (or recurses until
+    RecursionError).  Storms of SIGHUP, then SIGUSR1, then SIGTERM to the supervisor and the worker at
+    once: both keep answering, and the stop is clean."""
+    with FluentdSim(sim_config(workdir, None, log_level="debug"), workdir) as fd:
+        fd.start()
+        pids = [fd.supervisor_pid, fd.worker_pids()[0]]
+        storm(pids, signal.SIGHUP, 1.5)
+        assert_responsive(fd, "a SIGHUP storm")
+        assert fd.count(r"#0 .*fluentd main process get SIGHUP") >= 1
+        storm(pids, signal.SIGUSR1, 1.5)
+        assert_responsive(fd, "a SIGUSR1 storm")
+        storm(pids, signal.SIGTERM, 3.0, until=lambda: fd.proc.poll() is not None)
+        assert wait_exit(fd, 30) == 0
+        log = fd.log_text()
+        assert log.count("Received graceful stop") == 1
+        assert "Worker 0 finished with status 0" in log and "finished unexpectedly" not in log
+
+
+def test_signals_while_a_worker_starts_are_not_fatal(workdir):
+    """SIGUSR1 (or the supervisor's SIGTERM) reaching a worker that has not finished starting is kept for
+    when it runs, as Fluentd installs its handlers first: it neither kills the worker nor is lost."""
+    with FluentdSim(sim_config(workdir, None), workdir) as fd:
+        fd.start(wait=False)
+        first = None
+        deadline = time.monotonic() + 30
+        while "fluentd worker is now running" not in fd.log_text():
+            assert time.monotonic() < deadline, "worker did not start:\n" + fd.log_text()
+            for pid in children(fd.supervisor_pid):
+                first = first or pid
+                try:
+                    os.kill(pid, signal.SIGUSR1)
+                except ProcessLookupError:
+                    pass
+            assert "finished unexpectedly" not in fd.log_text(), "SIGUSR1 killed a starting worker"
+            time.sleep(0.02)
+        assert first is not None, "never saw the worker process"
+        fd.wait_for_log(r"#0 force flushing buffered events")
+        time.sleep(0.5)
+        log = fd.log_text()
+        assert "finished unexpectedly" not in log, log
+        assert fd.worker_pids()[0] == first
+        assert log.index("fluentd worker is now running") < log.index("force flushing buffered events")
+
+        # a restarted worker: SIGUSR1 as soon as it exists, then a stop before it is up
+        off = fd.log_size()
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            new = [p for p in children(fd.supervisor_pid) if p != first]
+            if new:
+                break
+            assert time.monotonic() < deadline, "worker was not restarted"
+            time.sleep(0.001)
+        os.kill(new[0], signal.SIGUSR1)
+        os.kill(fd.supervisor_pid, signal.SIGTERM)     # forwarded to the starting worker
+        assert wait_exit(fd, 30) == 0
+        tail = fd.log_text(off)
+        assert tail.count("finished unexpectedly") == 1 and "with signal SIGKILL" in tail, tail
+        assert "Worker 0 finished with status 0" in tail, tail
+        assert "fluentd worker is now running" in tail and "force flushing buffered events" in tail, tail
+
+
+def test_restarted_worker_resumes_queued_and_staged_chunks(s3, workdir, request):
+    """A worker killed with one chunk queued (buffer.q…, its upload under way) and one staged (buffer.b…):
+    the restarted worker resumes both, as buf_file does — the flush thread writes the queued chunk
+    without any signal, the staged one stays staged (until a flush or its timekey)."""
+    p = prefix_of(request)
+    with FluentdSim(sim_config(workdir, s3, path=p), workdir) as fd:
+        fd.start()
+        ids_q = fd.emit(fd.records(40))
+        (q,) = fd.chunk_ids()
+        fd.set_faults(s3_delay_ms=60000)
+        off = fd.log_size()
+        fd.usr1()
+        fd.wait_for_log(r"out_s3: write chunk %s" % q, start=off)
+        write = re.search(r"out_s3: write chunk %s with metadata (.*) to (s3://\S+)" % q, fd.log_text(off))
+        assert "timekey=nil" not in write.group(1)
+        ids_b = fd.emit(fd.records(30))
+        (b,) = fd.chunk_ids() - {q}
+        files = fd.buffer_files()
+        assert files == sorted(["buffer.b%s.log" % b, "buffer.b%s.log.meta" % b,
+                                "buffer.q%s.log" % q, "buffer.q%s.log.meta" % q]), files
+        fd.set_faults()
+        old = fd.worker_pids()[0]
+        off = fd.log_size()
+        os.kill(old, signal.SIGKILL)
+        fd.wait_for_log(r"Worker 0 finished unexpectedly with signal SIGKILL", start=off)
+        fd.wait_for_log(r"fluentd worker is now running worker=0", start=off)
+        assert fd.worker_pids()[0] != old
+        assert re.search(r"buffer started instance=\d+ stage_size=[1-9]\d* queue_size=[1-9]\d*", fd.log_text(off))
+        # the queued chunk: written again by the flush thread, same metadata, same key; no signal sent
+        fd.wait_for_log(r"completed to write chunk %s" % q, start=off, timeout=20)
+        tail = fd.log_text(off)
+        assert re.search(r"out_s3: write chunk %s with metadata %s to %s" % (q, re.escape(write.group(1)),
+                                                                              re.escape(write.group(2))), tail)
+        assert "force flushing" not in tail and "flushing all buffer forcedly" not in tail
+        wait_until(lambda: fd.buffer_files() == ["buffer.b%s.log" % b, "buffer.b%s.log.meta" % b],
+                   what="only the staged chunk's files left")
+        assert s3.record_ids(prefix=p) == ids_q
+        # the staged chunk stays staged
+        time.sleep(2.5)
+        assert "write chunk %s" % b not in fd.log_text(off), "the staged chunk was flushed without a signal"
+        m = fd.output_monitor()
+        assert (m["buffer_stage_length"], m["buffer_queue_length"], m["buffer_queue_byte_size"]) == (1, 0, 0), m
+        assert m["buffer_stage_byte_size"] > 0 and m["retry"] == {}
+        assert fd.buffer_files() == ["buffer.b%s.log" % b, "buffer.b%s.log.meta" % b]
+        # … until a flush
+        off = fd.log_size()
+        fd.usr1()
+        fd.wait_for_log(r"completed to write chunk %s" % b, start=off)
+        wait_until(lambda: not fd.buffer_files())
+        assert s3.record_ids(prefix=p) == ids_q | ids_b
+        assert fd.stop() == 0
