@@ -104,3 +104,17 @@ def test_backup_seen_with_bracketed_time_format(tmp_path):
         assert r.rc == 12, r
         assert r["chunk_list"][0]["loss"] in ("backup", "thrown_away")
 
+
+
+def test_fails_until_fix_stale_worker_dir(tmp_path):
+    """Fluentd once ran with 3 workers and now runs with 2: the buffer path still holds an (empty) worker2/.
+    Counting buffer directories says 3 workers, monitor_agent answers for 2: the helper must not refuse
+    the flush (exit 5 "monitor_agent of worker 2") when everything it needs is there.
+    Fix F8 (run.c detect_workers: monitor_agent's count wins over directories; clamp to FLUSH_MAX_WORKERS)."""
+    with Instance(tmp_path, workers=2, key_format="%{path}%{time_slice}_${chunk_id}.%{file_extension}") as inst:
+        ids = inst.emit(100, worker=0) | inst.emit(100, worker=1)
+        inst.bed.make_dir(inst.buffer_path + "/worker2", "td-agent")
+        r = inst.flush()
+        assert r.rc == 0, r
+        assert r["workers"]["expected"] == 2
+        assert ids <= inst.s3.record_ids()

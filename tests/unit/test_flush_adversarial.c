@@ -225,6 +225,57 @@ static void fails_until_fix_file_evidence_does_not_cover_a_memory_output(void **
         flush_done(&f);
 }
 
+/* F1b. The same unrecoverable error with a <secondary>, memory buffer, monitor_agent as the proof: the
+ * chunk leaves the queue (written to the secondary, committed, no rollback), so the counters look like an
+ * upload. Only the id-less line tells: data_lost (12). */
+static void fails_until_fix_unrecoverable_to_secondary_memory_buffer(void **state) {
+        (void)state;
+        struct flush f;
+        flush_init(&f, &(struct flush_config){ .workers = 1, .have_monitor = true, .have_log = true,
+                                               .ack_timeout_ms = 15000 });
+        struct mon_output base = mon("out_s3", 1, 4000, 0, 0, 3, 0);
+        assert_int_equal(flush_add_output(&f, 0, &base), 0);
+        flush_signalled(&f, 0);
+        line(&f, T " [info]: #0 force flushing buffered events", 1);
+        assert_int_equal(line(&f, T " [warn]: #0 [out_s3] got unrecoverable error in primary. Skip retry and flush "
+                                    "chunk to secondary error_class=ArgumentError error=\"invalid byte sequence in UTF-8\"",
+                              2),
+                         FL_UNRECOVERABLE);
+        struct mon_output s = mon("out_s3", 0, 0, 0, 0, 4, 0);
+        sample(&f, 0, &s, 1, 500);
+        int v = flush_evaluate(&f, 500, false);
+        assert_int_not_equal(v, FF_EXIT_CONFIRMED);
+        assert_int_equal(v, FF_EXIT_DATA_LOST);
+        flush_done(&f);
+}
+
+/* F4b. Files and monitor compared worker by worker, not in total: worker 0 has two file chunks (monitor_agent,
+ * sampled a moment later, counts one of them: the other was committed in between), worker 1 has a memory
+ * output holding one chunk and no files. In total 2 files vs 2 chunks; worker 1 is not covered at all. */
+static void fails_until_fix_file_evidence_compared_per_worker(void **state) {
+        (void)state;
+        struct flush f;
+        flush_init(&f, &(struct flush_config){ .workers = 2, .have_files = true, .have_monitor = true,
+                                               .have_log = true, .ack_timeout_ms = 15000 });
+        add_chunk(&f, ID_A, 0, 4000, 'b');
+        add_chunk(&f, ID_B, 0, 4000, 'q');
+        struct mon_output w0[2] = { mon("out_file", 1, 4000, 0, 0, 1, 0), mon("out_mem", 0, 0, 0, 0, 0, 0) };
+        struct mon_output w1[2] = { mon("out_file", 0, 0, 0, 0, 0, 0), mon("out_mem", 0, 0, 1, 9000, 0, 0) };
+        for (size_t i = 0; i < 2; i++) {
+                assert_int_equal(flush_add_output(&f, 0, &w0[i]), 0);
+                assert_int_equal(flush_add_output(&f, 1, &w1[i]), 0);
+        }
+        flush_signalled(&f, 0);
+        line(&f, T " [info]: #0 force flushing buffered events", 1);
+        line(&f, T " [info]: #1 force flushing buffered events", 1);
+        files_present(&f, NULL, 2);
+        w1[1] = mon("out_mem", 0, 0, 1, 9000, 1, 1);       /* still queued: failed once */
+        sample(&f, 1, w1, 2, 2);
+        assert_int_not_equal(flush_evaluate(&f, 2, false), FF_EXIT_CONFIRMED);
+        assert_int_not_equal(flush_evaluate(&f, 300000, true), FF_EXIT_CONFIRMED);
+        flush_done(&f);
+}
+
 /* ======================================================================================================
  * Behaviour that is right today: locked in.
  * ====================================================================================================== */
@@ -496,6 +547,30 @@ static void test_agent_exit_ordering(void **state) {
         flush_done(&f);
 }
 
+/* File buffer (monitor_agent also in use): the worker is killed mid-upload and respawned, its counters start
+ * from 0, its chunk files stay on disk and are resumed. Nothing is lost: at the deadline it is deadline (or
+ * upload_failing), not data_lost, and never confirmed. */
+static void test_file_buffer_worker_restart_is_not_data_lost(void **state) {
+        (void)state;
+        struct flush f;
+        flush_init(&f, &(struct flush_config){ .workers = 1, .have_files = true, .have_monitor = true,
+                                               .have_log = true, .ack_timeout_ms = 15000 });
+        add_chunk(&f, ID_A, 0, 4000, 'b');
+        struct mon_output base = mon("out_s3", 1, 4000, 0, 0, 7, 1);
+        assert_int_equal(flush_add_output(&f, 0, &base), 0);
+        flush_signalled(&f, 0);
+        line(&f, T " [info]: #0 force flushing buffered events", 1);
+        files_present(&f, (const char *const[]){ "q:" ID_A, NULL }, 2);
+        struct mon_output s = mon("out_s3", 0, 0, 1, 4000, 0, 0);   /* respawned: resumed the chunk */
+        s.emit_records = 0;
+        sample(&f, 0, &s, 1, 3);
+        files_present(&f, (const char *const[]){ "q:" ID_A, NULL }, 4);
+        assert_int_equal(flush_evaluate(&f, 4, false), -1);
+        int v = flush_evaluate(&f, 300000, true);
+        assert_true(v == FF_EXIT_DEADLINE || v == FF_EXIT_UPLOAD_FAILING);
+        flush_done(&f);
+}
+
 /* monitor_agent sampled before the worker enqueued its staged chunk: queue 0/0 but no write since the
  * snapshot. Not drained. A write that is then rolled back does not count either. */
 static void test_monitor_early_sample_and_rollback(void **state) {
@@ -617,6 +692,8 @@ int main(void) {
                 cmocka_unit_test(fails_until_fix_monitor_counter_reset_is_not_confirmed),
                 cmocka_unit_test(fails_until_fix_monitor_reset_between_samples),
                 cmocka_unit_test(fails_until_fix_file_evidence_does_not_cover_a_memory_output),
+                cmocka_unit_test(fails_until_fix_unrecoverable_to_secondary_memory_buffer),
+                cmocka_unit_test(fails_until_fix_file_evidence_compared_per_worker),
         };
         const struct CMUnitTest locked_in[] = {
                 cmocka_unit_test(test_deadline_exactly_at_last_commit),
@@ -633,6 +710,7 @@ int main(void) {
                 cmocka_unit_test(test_worker_count_too_high),
                 cmocka_unit_test(test_worker_beyond_max),
                 cmocka_unit_test(test_agent_exit_ordering),
+                cmocka_unit_test(test_file_buffer_worker_restart_is_not_data_lost),
                 cmocka_unit_test(test_monitor_early_sample_and_rollback),
                 cmocka_unit_test(test_monitor_one_worker_of_two),
                 cmocka_unit_test(test_table_full_keeps_snapshot_evidence),
