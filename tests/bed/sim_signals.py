@@ -34,6 +34,14 @@ class SignalPipe:
         for s in self.signals:
             signal.signal(s, _nothing)
 
+    def close(self):
+        """The process is done: ignore the signals from now on.  Python restores the default action of
+        every signal it handles while the interpreter finalizes, so a late signal (systemd's second
+        SIGTERM, a logrotate SIGUSR1) would otherwise kill a process that was exiting with status 0."""
+        for s in self.signals:
+            if s != signal.SIGCHLD:          # SIG_IGN would change how children are reaped
+                signal.signal(s, signal.SIG_IGN)
+
     def unblock(self):
         """Deliver what arrived while this process started (blocked since the parent's fork)."""
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SPAWN_BLOCKED)

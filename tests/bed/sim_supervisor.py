@@ -214,6 +214,7 @@ class Supervisor:
             self.dispatch(0.05)       # SIGUSR1 / SIGHUP still work while the workers stop
         if self.rpc:
             self.rpc.shutdown()
+        self.signals.close()
         return 0
 
 

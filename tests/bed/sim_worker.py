@@ -1095,6 +1095,7 @@ class Worker:
                                                name="shutdown")
                     stopper.start()
         stopper.join()
+        self.signals.close()
 
     def flush_buffer(self):
         faults = read_faults(self.cfg["faults_file"])
