@@ -132,7 +132,7 @@ class Supervisor:
             handlers.append("/api/config.gracefulReload")
         for h in handlers:
             self.log.debug("register %s RPC handler" % h)
-        threading.Thread(target=self.rpc.serve_forever, daemon=True).start()
+        threading.Thread(target=self.rpc.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self.log.debug("listening RPC http server on http://%s:%s/" % (host, port))
 
     def spawn(self, w):

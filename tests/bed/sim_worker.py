@@ -969,7 +969,7 @@ class MonitorAgent:
                 self.wfile.write(body)
 
         self.server = _ThreadingHTTPServer((self.bind, self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def plugins_json(self, q):
         def first(*names):
@@ -1183,4 +1183,6 @@ def worker_main(cfg, config_path, log_path, worker_id):
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     w = Worker(cfg, config_path, log_path, worker_id)
     w.run()
-    return 0
+    # Stopped and every line written (the logger writes straight to its fd): skip the interpreter's
+    # teardown (~0.3 s of freeing boto3), so that `Worker N finished with status 0` follows at once.
+    os._exit(0)
