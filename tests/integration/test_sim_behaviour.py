@@ -596,3 +596,35 @@ def test_restarted_worker_resumes_queued_and_staged_chunks(s3, workdir, request)
         wait_until(lambda: not fd.buffer_files())
         assert s3.record_ids(prefix=p) == ids_q | ids_b
         assert fd.stop() == 0
+
+
+def test_systemctl_stop_is_clean_under_systemd(tmp_path):
+    """`systemctl stop td-agent` as the package's unit does it: ExecStop's `kill -TERM $MAINPID`, which the
+    supervisor forwards to the workers, then systemd's own SIGTERM to every process left in the unit — so
+    each worker gets SIGTERM twice, close together.  Every round: a quick stop, `Worker N finished with
+    status 0` for both workers (a late SIGTERM must not turn a clean exit into death by signal), and
+    systemd's result `success`."""
+    from bed.nsbed import SystemdBed
+    os.chmod(str(tmp_path), 0o755)
+    work = os.path.join(str(tmp_path), "w")
+    fd = FluentdSim(sim_config(work, None, workers=2, buffer={"path": "/var/lib/td-agent/buffer"}), work)
+    with SystemdBed(str(tmp_path), name="simstop") as bed:
+        agent = bed.install_agent("td-agent", fd.config_path, flavor="td-agent4")
+        log_path = bed.host_path(agent["log_file"])
+
+        def log():
+            with open(log_path, errors="replace") as f:
+                return f.read()
+        for rnd in range(3):
+            bed.systemctl("start", "td-agent", check=True)
+            wait_until(lambda: log().count("fluentd worker is now running worker=1") > rnd, what="workers up")
+            off = len(log())
+            t0 = time.monotonic()
+            r = bed.systemctl("stop", "td-agent", timeout=150)
+            took = time.monotonic() - t0
+            tail = log()[off:]
+            assert r.returncode == 0 and took < 20, "round %d: stop took %.1f s: %s\n%s" % (rnd, took, r.stderr, tail)
+            assert sorted(re.findall(r"Worker \d finished .*", tail)) == [
+                "Worker 0 finished with status 0", "Worker 1 finished with status 0"], "round %d:\n%s" % (rnd, tail)
+            res = bed.systemctl("show", "-p", "Result", "--value", "td-agent", check=True).stdout.strip()
+            assert res == "success", "round %d: %s\n%s" % (rnd, res, bed.journal("td-agent", 30))
