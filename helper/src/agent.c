@@ -1,4 +1,5 @@
 /* agent.c — find the Fluentd supervisor (sd-bus MainPID, pid file, pid) and trigger the flush. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -580,6 +581,67 @@ int agent_alive(const struct agent *a) {
         if (kill(a->pid, 0) == 0 || errno == EPERM)
                 return 1;
         return errno == ESRCH ? 0 : -errno;
+}
+
+/* Does one of pid's open files name the file (dev, ino), or a rotated name of path (path + suffix)? */
+static int pid_has_file(pid_t pid, dev_t dev, ino_t ino, const char *path) {
+        char dir[64];
+        snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                int r = -errno;
+                close(dfd);
+                return r;
+        }
+        int found = 0, seen = 0, denied = 0;
+        size_t plen = strlen(path);
+        for (struct dirent *de; !found && (de = readdir(d));) {
+                struct stat st;
+                char target[PATH_MAX];
+                if (de->d_name[0] == '.')
+                        continue;
+                seen++;
+                if (fstatat(dirfd(d), de->d_name, &st, 0) == 0) {
+                        if (st.st_dev == dev && st.st_ino == ino)
+                                found = 1;
+                } else if (errno == EACCES || errno == EPERM)
+                        denied++;
+                ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+                if (!found && n > 0) {
+                        target[n] = '\0';
+                        /* renamed by logrotate and not re-opened yet: still the agent's log */
+                        if ((size_t)n > plen && strncmp(target, path, plen) == 0 && target[plen] == '.')
+                                found = 1;
+                }
+        }
+        /* Listing the fds is allowed but looking at them is not (no CAP_SYS_PTRACE): can't tell. */
+        if (!found && seen > 0 && denied == seen)
+                found = -EACCES;
+        closedir(d);
+        return found;
+}
+
+int agent_has_file_open(const struct agent *a, const char *path) {
+        struct stat st;
+        char abs[PATH_MAX];
+        if (!realpath(path, abs) || stat(abs, &st) < 0)
+                return -errno;
+        int r = pid_has_file(a->pid, st.st_dev, st.st_ino, abs);
+        if (r != 0)
+                return r;     /* found, or can't tell */
+        /* the workers: children of the supervisor */
+        char kids[128];
+        snprintf(kids, sizeof kids, "/proc/%d/task/%d/children", (int)a->pid, (int)a->pid);
+        _cleanup_(fclosep) FILE *f = fopen(kids, "re");
+        if (!f)
+                return 0;
+        for (int child, n = 0; n < 256 && fscanf(f, "%d", &child) == 1; n++)
+                if (pid_has_file(child, st.st_dev, st.st_ino, abs) == 1)
+                        return 1;
+        return 0;
 }
 
 void agent_done(struct agent *a) {

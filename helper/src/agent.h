@@ -32,4 +32,7 @@ int agent_rpc_flush(const char *rpc_url, long timeout_ms, char *err, size_t err_
 int agent_read_pid_file(const char *path, pid_t *ret);
 /* Still running? 1 yes, 0 no (exited), <0 error. */
 int agent_alive(const struct agent *a);
+/* Does the supervisor or one of its workers have this file open (or a logrotate-renamed "path.*" of it)?
+ * 1 yes, 0 no, -errno when /proc can't tell (not root, no such file). */
+int agent_has_file_open(const struct agent *a, const char *path);
 void agent_done(struct agent *a);

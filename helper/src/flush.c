@@ -116,6 +116,19 @@ bool flush_nothing_buffered(const struct flush *f) {
 void flush_signalled(struct flush *f, uint64_t now_ms) {
         f->signalled = true;
         f->signalled_ms = now_ms;
+        /* The files prove their own chunks only. When monitor_agent holds more chunks in a worker than the
+         * files show there (another output with a memory buffer, a path we were not given), it must drain
+         * too. Compared worker by worker: a total could hide an uncovered worker. */
+        if (f->cfg.have_files && f->cfg.have_monitor)
+                for (int w = 0; w < FLUSH_MAX_WORKERS && !f->need_monitor; w++) {
+                        int64_t held = 0, files = 0;
+                        for (size_t i = 0; i < f->n_outputs; i++)
+                                if (f->outputs[i].worker == w)
+                                        held += f->outputs[i].chunks_at_snapshot;
+                        for (size_t i = 0; i < f->n_snapshot; i++)
+                                files += f->chunks[i].worker == w;
+                        f->need_monitor = held > files;
+                }
 }
 
 void flush_on_rejected_line(struct flush *f) { f->lines_rejected++; }
@@ -165,20 +178,32 @@ static struct flush_chunk *event_chunk(struct flush *f, const struct fl_event *e
         return chunk_append(f, ev->chunk_id, ev->worker < 0 ? 0 : ev->worker);
 }
 
+/* Two different chunks in S3 under one key: the later PUT replaced the earlier. A chunk is in S3 once
+ * out_s3 logged "completed" for it, or once its files went without bad news (out_s3 < 1.8.2 logs only
+ * "write chunk … to <key>" before the PUT). */
+static bool chunk_in_s3(const struct flush_chunk *c) {
+        return c->completed_logged || c->state == CHUNK_COMMITTED;
+}
+
+static void check_overwrite(struct flush *f, const struct flush_chunk *c) {
+        if (!c->key || !chunk_in_s3(c) || f->overwrite_key[0])
+                return;
+        for (size_t i = 0; i < f->n_chunks; i++) {
+                const struct flush_chunk *o = &f->chunks[i];
+                if (o != c && o->key && chunk_in_s3(o) && strcmp(o->key, c->key) == 0) {
+                        strncpy0(f->overwrite_key, sizeof f->overwrite_key, c->key, strlen(c->key));
+                        return;
+                }
+        }
+}
+
 static void record_key(struct flush *f, struct flush_chunk *c, const char *key, bool completed) {
         if (!key[0])
                 return;
         set_str(&c->key, key);
         if (completed)
                 c->completed_logged = true;
-        /* Two different chunks written to one S3 key: the second PUT overwrote the first. */
-        for (size_t i = 0; i < f->n_chunks; i++) {
-                struct flush_chunk *o = &f->chunks[i];
-                if (o == c || !o->completed_logged || !completed || !o->key)
-                        continue;
-                if (strcmp(o->key, key) == 0 && f->overwrite_key[0] == '\0')
-                        strncpy0(f->overwrite_key, sizeof f->overwrite_key, key, strlen(key));
-        }
+        check_overwrite(f, c);
 }
 
 void flush_on_log(struct flush *f, const struct fl_event *ev, uint64_t now_ms) {
@@ -238,9 +263,14 @@ void flush_on_log(struct flush *f, const struct fl_event *ev, uint64_t now_ms) {
         case FL_THROWN_AWAY:
         case FL_OVERFLOW_DROP:
                 c = event_chunk(f, ev, !f->cfg.have_files);
-                if (c)
+                if (c) {
                         mark_lost(f, c, ev->kind, ev);
-                else
+                        /* the unrecoverable error before it named this chunk: the others are clear */
+                        if (ev->kind == FL_BACKUP || ev->kind == FL_THROWN_AWAY)
+                                for (size_t i = 0; i < f->n_chunks; i++)
+                                        if (f->chunks[i].worker == c->worker && &f->chunks[i] != c)
+                                                f->chunks[i].suspect = false;
+                } else
                         set_first_error(f, ev->error);
                 break;
 
@@ -261,7 +291,17 @@ void flush_on_log(struct flush *f, const struct fl_event *ev, uint64_t now_ms) {
                 break;
 
         case FL_UNRECOVERABLE:
+                /* The chunk being written leaves the buffer (backup, throw-away or the secondary) and the
+                 * line does not say which: every pending chunk of the worker is suspect until a line
+                 * names it or out_s3 says "completed" for it. */
                 set_first_error(f, ev->error);
+                for (size_t i = 0; i < f->n_chunks; i++) {
+                        struct flush_chunk *x = &f->chunks[i];
+                        if (x->state == CHUNK_PENDING && (ev->worker < 0 || x->worker == ev->worker))
+                                x->suspect = true;
+                }
+                /* without files nothing can say which chunk went: the output lost data */
+                f->unrecoverable_seen = true;
                 break;
 
         default:
@@ -302,8 +342,14 @@ void flush_on_files(struct flush *f, const struct chunk_list *present, uint64_t 
                 /* The caller drained the log after seeing the files: any loss was logged before the
                  * files went away, so a chunk without bad news is committed. */
                 if (c->state == CHUNK_PENDING) {
+                        if (c->suspect && !c->completed_logged) {
+                                struct fl_event why = { .kind = FL_UNRECOVERABLE };
+                                mark_lost(f, c, FL_UNRECOVERABLE, &why);
+                                continue;
+                        }
                         c->state = CHUNK_COMMITTED;
                         c->retrying = false;
+                        check_overwrite(f, c);
                 }
         }
         free(sorted);
@@ -328,6 +374,18 @@ static bool output_drained(const struct flush_output *o) {
         return ok >= o->chunks_at_snapshot;
 }
 
+/* Cumulative counters only grow; lower ones mean a new worker process (restarted by the supervisor). */
+static bool counters_went_back(const struct mon_output *b, const struct mon_output *m) {
+        const int64_t pairs[][2] = {
+                { b->write_count, m->write_count },   { b->rollback_count, m->rollback_count },
+                { b->retry_count, m->retry_count },   { b->emit_records, m->emit_records },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(pairs); i++)
+                if (pairs[i][0] >= 0 && pairs[i][1] >= 0 && pairs[i][1] < pairs[i][0])
+                        return true;
+        return false;
+}
+
 void flush_on_monitor(struct flush *f, int worker, const struct mon_snapshot *s, uint64_t now_ms) {
         (void)now_ms;
         for (size_t i = 0; i < s->n_outputs; i++) {
@@ -337,13 +395,19 @@ void flush_on_monitor(struct flush *f, int worker, const struct mon_snapshot *s,
                         continue;
                 o->last = *m;
                 o->have_last = true;
+                if (counters_went_back(&o->base, m) && !o->reset) {
+                        o->reset = true;
+                        f->outputs_reset++;
+                        set_first_error(f, "a worker restarted during the flush (monitor_agent's counters went "
+                                           "back): the memory buffer it held is gone");
+                }
                 if (m->retry_pending && m->retry_next_time[0])
                         strncpy0(f->next_retry_time, sizeof f->next_retry_time, m->retry_next_time,
                                  strlen(m->retry_next_time));
                 /* A write attempt since the snapshot proves the worker took the flush. */
                 if (m->write_count > o->base.write_count && worker >= 0 && worker < FLUSH_MAX_WORKERS)
                         f->acked[worker] = true;
-                o->drained = output_drained(o);
+                o->drained = !o->reset && output_drained(o);
         }
 }
 
@@ -374,6 +438,25 @@ bool flush_all_acked(const struct flush *f) {
 }
 
 /* Is every piece of buffered data accounted for (committed or lost)? */
+static bool monitor_resolved(const struct flush *f, bool *any_retrying) {
+        bool resolved = true;
+        for (size_t i = 0; i < f->n_outputs; i++) {
+                const struct flush_output *o = &f->outputs[i];
+                if (o->reset)
+                        continue;      /* accounted for: lost with the worker */
+                /* A dropped queue is accounted for (as lost) once the monitor shows it empty. */
+                if (o->worker < FLUSH_MAX_WORKERS && f->dropped[o->worker] && o->have_last &&
+                    o->last.buffer_queue_length == 0 && o->last.buffer_queue_byte_size == 0)
+                        continue;
+                if (!o->drained) {
+                        resolved = false;
+                        *any_retrying |= o->have_last && o->last.retry_pending;
+                }
+        }
+        return resolved;
+}
+
+/* Is every piece of buffered data accounted for (committed or lost)? */
 static bool all_resolved(const struct flush *f, bool *any_retrying) {
         bool resolved = true;
         *any_retrying = false;
@@ -384,18 +467,10 @@ static bool all_resolved(const struct flush *f, bool *any_retrying) {
                                 *any_retrying |= f->chunks[i].retrying;
                         }
                 }
+                if (f->need_monitor && !monitor_resolved(f, any_retrying))
+                        resolved = false;
         } else if (f->cfg.have_monitor && f->n_outputs > 0) {
-                for (size_t i = 0; i < f->n_outputs; i++) {
-                        const struct flush_output *o = &f->outputs[i];
-                        /* A dropped queue is accounted for (as lost) once the monitor shows it empty. */
-                        if (o->worker < FLUSH_MAX_WORKERS && f->dropped[o->worker] && o->have_last &&
-                            o->last.buffer_queue_length == 0 && o->last.buffer_queue_byte_size == 0)
-                                continue;
-                        if (!f->outputs[i].drained) {
-                                resolved = false;
-                                *any_retrying |= f->outputs[i].have_last && f->outputs[i].last.retry_pending;
-                        }
-                }
+                resolved = monitor_resolved(f, any_retrying);
         } else
                 return false;     /* nothing can tell */
         if (!f->cfg.have_files)
@@ -408,7 +483,23 @@ static bool any_lost(const struct flush *f) {
         for (size_t i = 0; i < f->n_chunks; i++)
                 if (f->chunks[i].state == CHUNK_LOST)
                         return true;
-        return f->retry_limit_seen;
+        /* a restarted worker loses a memory buffer; a file buffer's chunks stay on disk */
+        bool monitor_is_evidence = !f->cfg.have_files || f->need_monitor;
+        return f->retry_limit_seen ||
+               (monitor_is_evidence && (f->outputs_reset > 0 || f->unrecoverable_seen));
+}
+
+/* Several workers writing to %{index} keys: two chunks may have got one key. The keys of every chunk
+ * in S3 must have been seen (debug level) for the overwrite check to have looked at them. */
+bool flush_unconfirmed_for_keys(const struct flush *f) {
+        if (!f->cfg.keys_may_collide || f->n_snapshot + f->n_outputs == 0)
+                return false;
+        if (!f->cfg.have_files)
+                return true;     /* memory buffer: no per-chunk view at all */
+        for (size_t i = 0; i < f->n_snapshot; i++)
+                if (f->chunks[i].state == CHUNK_COMMITTED && !f->chunks[i].key)
+                        return true;
+        return false;
 }
 
 /* Without files or monitor: the log can show the flush happening, never prove it complete. */
@@ -430,6 +521,8 @@ int flush_evaluate(const struct flush *f, uint64_t now_ms, bool deadline_reached
                         return FF_EXIT_OVERWRITTEN;
                 if (any_lost(f))
                         return FF_EXIT_DATA_LOST;
+                if (flush_unconfirmed_for_keys(f))
+                        return FF_EXIT_UNCONFIRMED;
                 return FF_EXIT_CONFIRMED;
         }
         if (f->agent_gone)
@@ -491,7 +584,9 @@ void flush_counts(const struct flush *f, struct flush_counts *c) {
                 uint64_t b = output_bytes(&o->base);
                 c->buffered += n;
                 c->bytes_buffered += b;
-                if (o->drained) {
+                if (o->reset) {
+                        c->lost += n;
+                } else if (o->drained) {
                         c->committed += n;
                         c->bytes_committed += b;
                 } else {

@@ -37,6 +37,9 @@ struct flush_chunk {
         bool queued;               /* seen turning into buffer.q… after the signal (enqueued by the flush) */
         bool retrying;             /* last news: failed, waiting for next_retry_time */
         bool completed_logged;     /* out_s3 logged "completed to write chunk" */
+        bool suspect;              /* pending when its worker logged an unrecoverable error that named no
+                                      chunk: if its files go without a "completed" line, it went to the
+                                      secondary (or was thrown away), not to S3 */
         enum fl_kind loss;         /* the bad news that lost it, FL_NONE otherwise */
         char *key;                 /* last s3:// key written / completed, NULL when none (malloc'd) */
         char next_retry_time[64];
@@ -50,6 +53,7 @@ struct flush_output {            /* one targeted output in one worker, from moni
         bool have_last;
         int64_t chunks_at_snapshot;  /* stage + queue (+1 in flight) */
         bool drained;
+        bool reset;                  /* counters went back: the worker was restarted, its memory buffer lost */
 };
 
 struct flush_config {
@@ -59,6 +63,8 @@ struct flush_config {
         bool have_log;
         long ack_timeout_ms;         /* 0: no hang check */
         char *const *plugin_ids;     /* NULL or NULL-terminated: targeted @ids (log lines with another [id] are ignored) */
+        bool keys_may_collide;       /* several workers and a key format without ${chunk_id}/%{uuid_flush}/
+                                        %{hex_random}: only the keys seen in the log can rule out an overwrite */
 };
 
 struct flush {
@@ -76,6 +82,9 @@ struct flush {
         bool agent_gone;
         bool retry_limit_seen;
         bool dropped[FLUSH_MAX_WORKERS];  /* "dropping all chunks in the buffer queue" in that worker */
+        bool need_monitor;           /* files and monitor: the monitor holds chunks the files don't show */
+        unsigned outputs_reset;      /* outputs whose worker restarted during the flush */
+        bool unrecoverable_seen;     /* an unrecoverable error (chunk to backup or secondary, id not said) */
 
         unsigned lines_rejected;     /* lines that failed the grammar (forged, cut, binary) */
         unsigned ids_ignored;        /* evidence naming a chunk id that was not in the snapshot */
@@ -100,6 +109,10 @@ void flush_on_rejected_line(struct flush *f);
 void flush_on_files(struct flush *f, const struct chunk_list *present, uint64_t now_ms);
 void flush_on_monitor(struct flush *f, int worker, const struct mon_snapshot *s, uint64_t now_ms);
 void flush_on_agent_exit(struct flush *f, uint64_t now_ms);
+
+/* Why an "unconfirmed" verdict was given: the evidence can't prove completeness, or the keys can't rule
+ * out an overwrite. */
+bool flush_unconfirmed_for_keys(const struct flush *f);
 
 /* -1 while the evidence says "keep waiting"; otherwise the verdict as an exit code.
  * deadline_reached turns "keep waiting" into upload_failing / deadline / unconfirmed. */

@@ -97,7 +97,23 @@ static int parse_output(json_t *p, struct mon_output *o) {
                         return r;
         }
 
-        return get_buffer_path(json_object_get(p, "config"), o);
+        json_t *config = json_object_get(p, "config");
+        o->has_config = json_is_object(config);
+        if (o->has_config) {
+                json_t *kf = json_object_get(config, "s3_object_key_format");
+                /* a format longer than we keep is treated as not known (never as unique) */
+                if (json_is_string(kf) && strlen(json_string_value(kf)) < sizeof o->key_format)
+                        strncpy0(o->key_format, sizeof o->key_format, json_string_value(kf),
+                                 strlen(json_string_value(kf)));
+        }
+        return get_buffer_path(config, o);
+}
+
+bool mon_key_format_unique(const char *key_format) {
+        /* out_s3's default is %{path}%{time_slice}_%{index}.%{file_extension}: the index is found by
+         * checking which keys exist, which races between workers and flush threads. */
+        return strstr(key_format, "${chunk_id}") || strstr(key_format, "%{uuid_flush}") ||
+               strstr(key_format, "%{hex_random}");
 }
 
 int mon_parse(const char *body, size_t len, struct mon_snapshot *snap) {

@@ -27,6 +27,8 @@ struct mon_output {
         char buffer_path[1024];            /* config.buffer_path (absolute, v0.12-style flat buffer options with
                                               buffer_type file or none) if shown, else "". The <buffer> section
                                               is never shown, and config.path is out_s3's S3 prefix: unused. */
+        bool has_config;                   /* the "config" object was shown */
+        char key_format[512];              /* config.s3_object_key_format; "" when not set (out_s3's default) */
 };
 
 struct mon_snapshot {
@@ -44,6 +46,10 @@ int mon_parse(const char *body, size_t len, struct mon_snapshot *snap);
 /* Does this output match the targets? plugin_ids (NULL-terminated, may be NULL): when given, match by
  * @id; otherwise every output of type "s3". */
 bool mon_output_targeted(const struct mon_output *o, char *const *plugin_ids);
+
+/* Does an out_s3 s3_object_key_format give every chunk its own key (${chunk_id}, %{uuid_flush},
+ * %{hex_random})? "" (the default, %{index}) does not. */
+bool mon_key_format_unique(const char *key_format);
 
 /* GET <base_url with port + worker>/api/plugins.json (base like http://127.0.0.1:24220).
  * Returns 0; -ECONNREFUSED when nothing listens; -ETIMEDOUT; -EMSGSIZE when the body exceeds 4 MiB;

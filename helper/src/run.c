@@ -45,6 +45,7 @@ struct ctx {
         size_t n_paths;
         int workers;
         bool monitor_ok;         /* worker 0 answered at the snapshot */
+        bool keys_unique;        /* its targeted outputs give every chunk its own S3 key */
         unsigned monitor_errors;
         char monitor_error[256];
         struct mon_snapshot *mon;    /* scratch */
@@ -143,6 +144,15 @@ static json_t *open_log(struct ctx *c) {
                 return fail(FF_EXIT_PERMISSION, "cannot read the log %s: %s", c->log_path, errstr(r));
         if (r < 0)
                 return fail(FF_EXIT_CONFIG, "cannot follow the log %s: %s", c->log_path, errstr(r));
+        /* A log the agent does not write would hide every loss it reports: refuse it before any signal. */
+        if (c->have_agent) {
+                r = agent_has_file_open(&c->agent, c->log_path);
+                if (r == 0)
+                        return fail(FF_EXIT_CONFIG, "the agent (pid %d) does not have %s open: not its log "
+                                    "(give --log-file)", (int)c->agent.pid, c->log_path);
+                if (r < 0)
+                        log_debug("cannot tell whether the agent writes %s: %s", c->log_path, errstr(r));
+        }
         return NULL;
 }
 
@@ -161,6 +171,23 @@ static int fetch_monitor(struct ctx *c, int worker) {
 
 static bool targeted(const struct ctx *c, const struct mon_output *m) {
         return mon_output_targeted(m, c->o->plugin_ids);
+}
+
+/* Do the targeted outputs give every chunk its own S3 key? Only monitor_agent shows the key format;
+ * without it (or with the default, which it does not show) the answer is no. */
+static bool keys_unique(const struct ctx *c) {
+        bool any = false;
+        if (!c->monitor_ok)
+                return false;
+        for (size_t i = 0; i < c->mon->n_outputs; i++) {
+                const struct mon_output *m = &c->mon->outputs[i];
+                if (!targeted(c, m))
+                        continue;
+                if (!mon_key_format_unique(m->key_format))
+                        return false;
+                any = true;
+        }
+        return any;
 }
 
 /* 3. monitor_agent at the snapshot (worker count, buffer paths from its config). */
@@ -189,6 +216,7 @@ static json_t *snapshot_monitor(struct ctx *c, bool *have_outputs) {
                 return fail(FF_EXIT_CONFIG, "monitor_agent shows no output of @type s3: give --plugin-id");
         }
         *have_outputs = true;
+        c->keys_unique = keys_unique(c);
         return NULL;
 }
 
@@ -469,6 +497,13 @@ static void describe(const struct ctx *c, int v, const struct flush_counts *k, c
                          k->pending, k->buffered);
                 break;
         case FF_EXIT_UNCONFIRMED:
+                if (flush_unconfirmed_for_keys(f)) {
+                        snprintf(msg, size, "%u of %u chunks left the buffer, but %d workers write to out_s3's "
+                                 "%%{index} keys and the log does not show the keys: two chunks may have gone to "
+                                 "one S3 key (use ${chunk_id} in s3_object_key_format, or @log_level debug on the "
+                                 "s3 <match>)", k->committed, k->buffered, f->cfg.workers);
+                        break;
+                }
                 snprintf(msg, size, "the flush was triggered and acknowledged, but nothing can prove the upload: "
                          "memory buffer and no monitor_agent (add <source> @type monitor_agent </source>)");
                 break;
@@ -605,6 +640,7 @@ int run_flush(const struct options *o, struct lifecycle *lc, json_t **ret) {
                 .plugin_ids = o->plugin_ids,
         });
         c.flush_ready = true;
+        c.f.cfg.keys_may_collide = c.workers > 1 && !c.keys_unique;
         for (size_t i = 0; i < files.n; i++)
                 if (flush_add_chunk(&c.f, &files.v[i]) < 0) {
                         chunk_list_done(&files);

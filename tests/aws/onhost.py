@@ -43,8 +43,9 @@ class Run:
 
 
 class FakeAgent:
-    """A process that stands in for the Fluentd supervisor (--pid): it ignores SIGUSR1 and never logs, so
-    with an empty buffer directory the flush has nothing to do, and with a chunk file it never finishes."""
+    """A process that stands in for the Fluentd supervisor (--pid): it holds its log open as Fluentd does,
+    ignores SIGUSR1 and never logs, so with an empty buffer directory the flush has nothing to do, and with
+    a chunk file it never finishes."""
 
     def __init__(self, workdir, chunks=0):
         self.workdir = workdir
@@ -57,9 +58,10 @@ class FakeAgent:
                 f.write(b"x" * 1000)
         self.proc = subprocess.Popen([sys.executable, "-c",
                                       "import signal, sys, time\n"
+                                      "log = open(sys.argv[1], 'a')\n"
                                       "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
                                       "print('ready', flush=True)\n"
-                                      "time.sleep(600)\n"], stdout=subprocess.PIPE, text=True)
+                                      "time.sleep(600)\n", self.log], stdout=subprocess.PIPE, text=True)
         if self.proc.stdout.readline().strip() != "ready":       # SIGUSR1 is ignored from now on
             raise AssertionError("the stand-in agent did not start")
 

@@ -282,7 +282,7 @@ def test_e2e_packaged_unit(tmp_path):
         journal = inst.bed.journal("fluent-flush-watch.service", 100)
         assert "ExecMainStatus=0" in show, show + journal
         assert "NRestarts=0" in show, show
-        assert re.search(r'"verdict": "confirmed"', journal), journal
+        assert re.search(r'"verdict": ?"confirmed"', journal), journal
         [c] = h.asg.calls_to("CompleteLifecycleAction")
         assert c.params["LifecycleActionResult"] == "CONTINUE" and c.signature_ok
         assert ids <= inst.s3.record_ids()

@@ -172,8 +172,11 @@ class StandInAgent:
         self.dir = where
         os.makedirs(os.path.join(where, "buffer"), exist_ok=True)
         open(os.path.join(where, "fluentd.log"), "a").close()
-        self.proc = subprocess.Popen(["/usr/bin/python3", "-c", "import signal, time\n"
-                                      "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\ntime.sleep(600)\n"])
+        # like Fluentd, it holds its log open (the helper checks that the log is the agent's)
+        self.proc = subprocess.Popen(["/usr/bin/python3", "-c", "import signal, sys, time\n"
+                                      "log = open(sys.argv[1], 'a')\n"
+                                      "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\ntime.sleep(600)\n",
+                                      os.path.join(where, "fluentd.log")])
 
     def argv(self, prefix):
         return ["--pid", str(self.proc.pid), "--log-file", f"{prefix}/fluentd.log",
