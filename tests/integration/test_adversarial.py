@@ -4,8 +4,22 @@ data did not reach S3? Real binary, real systemd bed, the Fluentd simulator, s3r
 Tests named test_fails_until_fix_* show a false "confirmed" and FAIL until the fix named in their docstring
 lands (the diffs are in the red-team review report). The others lock in behaviour that is right today."""
 import re
+import time
 
 from instance import Instance, result_of
+
+
+def emit(inst, n, worker=0):
+    """inst.emit(), waiting for the worker's in_forward: with several workers the last worker's "now running"
+    line can come before another worker listens (seen as ConnectionRefusedError right after start)."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            return inst.emit(n, worker=worker)
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def usr1_supervisor(inst):
@@ -44,11 +58,10 @@ def test_fails_until_fix_overwrite_at_info_level(tmp_path):
     Fix F6 (design: with more than one worker and a key format without ${chunk_id} / %{uuid_flush} /
     %{hex_random}, the keys must be seen (debug) before "confirmed" can be said; otherwise unconfirmed)."""
     with Instance(tmp_path, workers=2, output_log_level="info") as inst:
-        ids = inst.emit(150, worker=0) | inst.emit(150, worker=1)
+        ids = emit(inst, 150, worker=0) | emit(inst, 150, worker=1)
         r = inst.flush()
-        got = inst.s3.record_ids()
-        assert got < ids, "precondition: the simulator did not reproduce the collision"
-        assert r.rc != 0, f"false confirmation: {len(ids - got)} of {len(ids)} records overwritten in S3\n{r}"
+        lost = len(ids - inst.s3.record_ids())       # > 0 when the two uploads did collide (most runs)
+        assert r.rc != 0, f"confirmed at info level with %{{index}} keys ({lost} of {len(ids)} records overwritten)\n{r}"
 
 
 def test_fails_until_fix_log_that_is_not_fluentds(tmp_path):
@@ -112,7 +125,7 @@ def test_fails_until_fix_stale_worker_dir(tmp_path):
     the flush (exit 5 "monitor_agent of worker 2") when everything it needs is there.
     Fix F8 (run.c detect_workers: monitor_agent's count wins over directories; clamp to FLUSH_MAX_WORKERS)."""
     with Instance(tmp_path, workers=2, key_format="%{path}%{time_slice}_${chunk_id}.%{file_extension}") as inst:
-        ids = inst.emit(100, worker=0) | inst.emit(100, worker=1)
+        ids = emit(inst, 100, worker=0) | emit(inst, 100, worker=1)
         inst.bed.make_dir(inst.buffer_path + "/worker2", "td-agent")
         r = inst.flush()
         assert r.rc == 0, r
