@@ -172,11 +172,15 @@ class StandInAgent:
         self.dir = where
         os.makedirs(os.path.join(where, "buffer"), exist_ok=True)
         open(os.path.join(where, "fluentd.log"), "a").close()
-        # like Fluentd, it holds its log open (the helper checks that the log is the agent's)
+        # like Fluentd, it holds its log open (the helper checks that the log is the agent's); "ready"
+        # once it does and SIGUSR1 is ignored
         self.proc = subprocess.Popen(["/usr/bin/python3", "-c", "import signal, sys, time\n"
                                       "log = open(sys.argv[1], 'a')\n"
-                                      "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\ntime.sleep(600)\n",
-                                      os.path.join(where, "fluentd.log")])
+                                      "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
+                                      "print('ready', flush=True)\ntime.sleep(600)\n",
+                                      os.path.join(where, "fluentd.log")], stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            raise AssertionError("the stand-in agent did not start")
 
     def argv(self, prefix):
         return ["--pid", str(self.proc.pid), "--log-file", f"{prefix}/fluentd.log",
@@ -185,6 +189,7 @@ class StandInAgent:
     def stop(self):
         self.proc.kill()
         self.proc.wait(10)
+        self.proc.stdout.close()
 
 
 def _lifecycle_run(tmp_path, static_build, *, ca, name):
