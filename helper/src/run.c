@@ -264,21 +264,22 @@ static json_t *scan_files(struct ctx *c, struct chunk_list *files, int *workers_
         return NULL;
 }
 
+/* How many workers must acknowledge: --workers, else the monitor_agent ports that answer (worker N on
+ * port + N: the running processes), else the worker<N> buffer directories (which outlive a smaller
+ * `workers` setting, so they only count when nothing better is known). */
 static int detect_workers(struct ctx *c, int workers_seen) {
         if (c->o->workers > 0)
                 return c->o->workers;
-        int n = MAX(workers_seen, 1);
         if (c->monitor_ok) {
-                /* worker N's monitor_agent listens on port + N: count the ones that answer */
                 int w = 1;
-                for (; w < FLUSH_MAX_WORKERS; w++) {
-                        struct mon_snapshot *s = c->mon;
-                        if (mon_fetch(c->o->monitor_url, w, 1000, s) < 0)
+                for (; w < FLUSH_MAX_WORKERS; w++)
+                        if (mon_fetch(c->o->monitor_url, w, 1000, c->mon) < 0)
                                 break;
-                }
-                n = MAX(n, w);
+                if (workers_seen > w)
+                        log_debug("%d worker directories but %d monitor_agent ports: %d workers", workers_seen, w, w);
+                return w;
         }
-        return n;
+        return MIN(MAX(workers_seen, 1), FLUSH_MAX_WORKERS);
 }
 
 static json_t *snapshot_outputs(struct ctx *c) {
