@@ -13,6 +13,7 @@ import time
 
 import sim_config
 import sim_texts
+import sim_worker
 from sim_log import Logger, PluginLog
 from sim_signals import SignalPipe, spawn_mask
 
@@ -39,6 +40,7 @@ class WorkerProc:
     def __init__(self, wid):
         self.id = wid
         self.proc = None
+        self.forward_sock = None
 
 
 class Supervisor:
@@ -78,9 +80,8 @@ class Supervisor:
         if self.texts["init_logger_lines"] and self.log_path:
             log.info("init supervisor logger", {"path": self.log_path, "rotate_age": None, "rotate_size": None})
         log.info("parsing config file is succeeded", {"path": self.config_path})
-        from sim_worker import output_config_warnings
         for o in self.cfg["outputs"]:
-            for header, text in output_config_warnings(self.cfg, o):
+            for header, text in sim_worker.output_config_warnings(self.cfg, o):
                 log.warn(text, plugin=PluginLog(o["id"], o["log_level"]) if header else None)
         log.debug("No fluent logger for internal event")
         log.info("using configuration file: " + sim_config.dump(self.cfg))
@@ -135,12 +136,28 @@ class Supervisor:
         threading.Thread(target=self.rpc.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self.log.debug("listening RPC http server on http://%s:%s/" % (host, port))
 
+    def open_forward_sockets(self):
+        """in_forward's listening sockets, one per worker (port + N), opened by the supervisor and handed
+        to each worker process it spawns — as Fluentd's in_forward gets its (shared) socket from
+        ServerEngine's socket manager in the supervisor.  So a worker's port accepts connections from
+        the moment the supervisor is up, while that worker is still starting or being restarted."""
+        inp = self.cfg["input"]
+        if inp is None:
+            return
+        for w in self.workers:
+            w.forward_sock = sim_worker.listen_socket(inp["bind"], int(inp["port"]) + w.id)
+
     def spawn(self, w):
         """Start worker w (main thread only): it starts with USR1/HUP/TERM/INT blocked and unblocks them
         once its handlers are installed, so a signal sent while it starts is not fatal."""
         env = dict(os.environ, SERVERENGINE_WORKER_ID=str(w.id))
+        fds = ()
+        if w.forward_sock is not None:
+            env[sim_worker.FORWARD_FD_ENV] = str(w.forward_sock.fileno())
+            fds = (w.forward_sock.fileno(),)
         with spawn_mask():
-            w.proc = subprocess.Popen(self.cmdline(), env=env, stdin=subprocess.DEVNULL, close_fds=True)
+            w.proc = subprocess.Popen(self.cmdline(), env=env, stdin=subprocess.DEVNULL, close_fds=True,
+                                      pass_fds=fds)
 
     def sigusr1(self, from_signal=True):
         if self.faults().get("ignore_usr1"):
@@ -175,6 +192,7 @@ class Supervisor:
         self.signals = SignalPipe((signal.SIGUSR1, signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD))
         self.startup_lines()
         self.start_rpc()
+        self.open_forward_sockets()
         for w in self.workers:
             self.spawn(w)
         if ready:
@@ -283,7 +301,6 @@ def main(argv, script):
         sys.stderr.write("fluentd-sim: config error: %s\n" % e)
         return 1
     if args.under_supervisor:
-        import sim_worker
         return sim_worker.worker_main(cfg, config_path, log_path, int(os.environ.get("SERVERENGINE_WORKER_ID", "0")))
     ready = None
     if args.daemon:

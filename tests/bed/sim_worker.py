@@ -827,6 +827,17 @@ class S3Output:
 
 # --------------------------------------------------------------------------- inputs
 
+FORWARD_FD_ENV = "FLUENTD_SIM_FORWARD_FD"
+
+
+def listen_socket(bind, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((bind, port))
+    s.listen(64)
+    return s
+
+
 class ForwardInput:
     """in_forward (TCP): Message, Forward and PackedForward modes, `chunk` option answered with `ack`."""
 
@@ -841,10 +852,11 @@ class ForwardInput:
         self.conns = set()
 
     def start(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((self.bind, self.port))
-        s.listen(64)
+        fd = os.environ.get(FORWARD_FD_ENV)
+        if fd:      # the supervisor's listening socket (see sim_supervisor.forward_socket)
+            s = socket.socket(fileno=int(fd))
+        else:
+            s = listen_socket(self.bind, self.port)
         self.sock = s
         threading.Thread(target=self.accept_loop, daemon=True).start()
         self.worker.log.info("listening port", {"port": self.port, "bind": self.bind}, plugin=self.plog)

@@ -5,6 +5,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -133,15 +134,19 @@ def test_retry_limit_drops_chunks(s3, workdir, request, version, message):
             off = fd.log_size()
             fd.usr1()
             fd.wait_for_log(re.escape(message), start=off, timeout=30)
+            # as in output.rb: the error, its backtrace, the chunks dropped, `buffer queue cleared`, and
+            # only then the retry state reset
+            fd.wait_for_log(r"buffer queue cleared", start=off)
             assert fd.buffer_files() == [], "dropped chunk files are still there"
             tail = fd.log_text(off)
             assert re.search(r"\[error\]: #0 \[out_s3\] " + re.escape(message) +
                              r" retry_times=\d+ records=40 error_class=Seahorse::Client::NetworkingError", tail)
-            assert "buffer queue cleared" in tail
+            assert tail.index(message) < tail.index("buffer queue cleared")
             if version == "1.14.0":
                 assert "retry_time=0 next_retry_seconds=" in tail
+            wait_until(lambda: fd.output_monitor()["retry"] == {}, what="the retry state to be reset")
             m = fd.output_monitor()
-            assert m["buffer_queue_length"] == 0 and m["buffer_queue_byte_size"] == 0 and m["retry"] == {}
+            assert m["buffer_queue_length"] == 0 and m["buffer_queue_byte_size"] == 0
         finally:
             s3.start()
         time.sleep(1.5)
@@ -308,7 +313,8 @@ def test_unrecoverable_error_backs_up_or_throws_away(s3, workdir, request):
         tail = fd.log_text(off)
         assert "got unrecoverable error in primary and no secondary error_class=ArgumentError" in tail
         assert "bad chunk is moved to %s" % backup in tail
-        assert os.path.getsize(backup) > 0
+        # output.rb#backup_chunk logs the line first, then writes the file
+        wait_until(lambda: os.path.exists(backup) and os.path.getsize(backup) > 0, what="the backup file")
         wait_until(lambda: not fd.buffer_files())
         fd.emit(fd.records(10))
         chunk2 = fd.chunk_ids().pop()
@@ -628,3 +634,42 @@ def test_systemctl_stop_is_clean_under_systemd(tmp_path):
                 "Worker 0 finished with status 0", "Worker 1 finished with status 0"], "round %d:\n%s" % (rnd, tail)
             res = bed.systemctl("show", "-p", "Result", "--value", "td-agent", check=True).stdout.strip()
             assert res == "success", "round %d: %s\n%s" % (rnd, res, bed.journal("td-agent", 30))
+
+
+def test_forward_port_open_while_a_worker_starts_or_restarts(s3, workdir, request):
+    """in_forward's socket belongs to the supervisor (Fluentd's in_forward gets it from ServerEngine's
+    socket manager): a worker's port takes connections as soon as the supervisor is up — before that
+    worker says `now running`, and while it is being restarted — and the records sent then are
+    buffered once the worker runs."""
+    p = prefix_of(request)
+    with FluentdSim(sim_config(workdir, s3, workers=2, path=p,
+                               key_format="%{path}%{time_slice}_${chunk_id}.%{file_extension}"), workdir) as fd:
+        fd.start(wait=False)
+        early = {}
+        deadline = time.monotonic() + 20
+        while len(early) < 2:
+            for w in {0, 1} - set(early):
+                try:
+                    socket.create_connection(("127.0.0.1", fd.config["input"]["port"] + w), timeout=5).close()
+                except ConnectionRefusedError:
+                    continue
+                early[w] = fd.log_text()        # what the log said when the port took the connection
+            assert time.monotonic() < deadline, "in_forward ports never opened"
+            time.sleep(0.01)
+        for w, text in early.items():
+            assert not re.search(r"#%d \[in_forward\] listening port" % w, text), \
+                "worker %d's port opened only with its in_forward" % w
+        ids = fd.emit(fd.records(20), worker=1, timeout=30) | fd.emit(fd.records(20), worker=0, timeout=30)
+        for w in (0, 1):
+            fd.wait_for_log(r"fluentd worker is now running worker=%d\b" % w)
+        old = fd.worker_pids()[0]
+        off = fd.log_size()
+        os.kill(old, signal.SIGKILL)
+        fd.wait_for_log(r"Worker 0 finished unexpectedly with signal SIGKILL", start=off)
+        ids |= fd.emit(fd.records(20), worker=0, timeout=30)      # not refused: answered by the new worker
+        assert fd.worker_pids()[0] != old
+        off = fd.log_size()
+        fd.usr1()
+        wait_until(lambda: not fd.buffer_files(0) and not fd.buffer_files(1), what="buffer files to go")
+        assert ids <= s3.record_ids(prefix=p)
+        assert fd.stop() == 0
