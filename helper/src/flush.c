@@ -314,7 +314,7 @@ static int cmp_file_id(const void *a, const void *b) {
 }
 
 static const struct chunk_file *find_sorted(const struct chunk_file *v, size_t n, const char *id) {
-        struct chunk_file key;
+        struct chunk_file key = { 0 };   /* only the id is compared */
         strncpy0(key.id, sizeof key.id, id, strlen(id));
         return bsearch(&key, v, n, sizeof *v, cmp_file_id);
 }
