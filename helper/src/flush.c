@@ -66,8 +66,12 @@ int flush_add_chunk(struct flush *f, const struct chunk_file *cf) {
         /* The snapshot is taken before anything is learnt from the log, so snapshot chunks come first. */
         if (f->n_chunks != f->n_snapshot)
                 return -EINVAL;
-        if (chunk_find(f, cf->id))
-                return 0;     /* b and q file of one chunk cannot both exist; be tolerant anyway */
+        /* A chunk met twice (its b and q names, renamed during the scan) comes twice in a row: the
+         * caller gives the snapshot sorted by id, 'q' last. Keep the later state. */
+        if (f->n_snapshot > 0 && strcmp(f->chunks[f->n_snapshot - 1].id, cf->id) == 0) {
+                f->chunks[f->n_snapshot - 1].queued_at_snapshot = cf->state == 'q';
+                return 0;
+        }
         struct flush_chunk *c = chunk_append(f, cf->id, cf->worker);
         if (!c)
                 return -ENOMEM;

@@ -96,7 +96,7 @@ struct flush {
 void flush_init(struct flush *f, const struct flush_config *cfg);
 void flush_done(struct flush *f);
 
-/* Snapshot, before the signal. */
+/* Snapshot, before the signal. Chunks sorted by id (a chunk given twice in a row, b then q, is one). */
 int flush_add_chunk(struct flush *f, const struct chunk_file *c);
 int flush_add_output(struct flush *f, int worker, const struct mon_output *o);
 /* Nothing to do: no chunk in the snapshot and (when the monitor is used) no buffered bytes. */
