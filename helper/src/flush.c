@@ -204,6 +204,10 @@ static void check_overwrite(struct flush *f, const struct flush_chunk *c) {
 static void record_key(struct flush *f, struct flush_chunk *c, const char *key, bool completed) {
         if (!key[0])
                 return;
+        /* Once a chunk is in S3 its key is settled: a later (forged) line must not move it elsewhere and
+         * hide an overwrite. A write after a failed one may change it (%{index} moved on). */
+        if (c->state == CHUNK_COMMITTED || (c->completed_logged && !completed))
+                return;
         set_str(&c->key, key);
         if (completed)
                 c->completed_logged = true;
@@ -525,7 +529,7 @@ int flush_evaluate(const struct flush *f, uint64_t now_ms, bool deadline_reached
                         return FF_EXIT_OVERWRITTEN;
                 if (any_lost(f))
                         return FF_EXIT_DATA_LOST;
-                if (flush_unconfirmed_for_keys(f))
+                if (flush_unconfirmed_for_keys(f) || f->cfg.losses_hidden)
                         return FF_EXIT_UNCONFIRMED;
                 return FF_EXIT_CONFIRMED;
         }

@@ -63,6 +63,8 @@ struct flush_config {
         bool have_log;
         long ack_timeout_ms;         /* 0: no hang check */
         char *const *plugin_ids;     /* NULL or NULL-terminated: targeted @ids (log lines with another [id] are ignored) */
+        bool losses_hidden;          /* a targeted output logs at error level: its backups, throw-aways and
+                                        drops (warn) are not in the log, so gone files prove nothing */
         bool keys_may_collide;       /* several workers and a key format without ${chunk_id}/%{uuid_flush}/
                                         %{hex_random}: only the keys seen in the log can rule out an overwrite */
 };

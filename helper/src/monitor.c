@@ -100,6 +100,10 @@ static int parse_output(json_t *p, struct mon_output *o) {
         json_t *config = json_object_get(p, "config");
         o->has_config = json_is_object(config);
         if (o->has_config) {
+                json_t *ll = json_object_get(config, "@log_level");
+                if (json_is_string(ll) && strlen(json_string_value(ll)) < sizeof o->log_level)
+                        strncpy0(o->log_level, sizeof o->log_level, json_string_value(ll),
+                                 strlen(json_string_value(ll)));
                 json_t *kf = json_object_get(config, "s3_object_key_format");
                 /* a format longer than we keep is treated as not known (never as unique) */
                 if (json_is_string(kf) && strlen(json_string_value(kf)) < sizeof o->key_format)

@@ -29,6 +29,7 @@ struct mon_output {
                                               is never shown, and config.path is out_s3's S3 prefix: unused. */
         bool has_config;                   /* the "config" object was shown */
         char key_format[512];              /* config.s3_object_key_format; "" when not set (out_s3's default) */
+        char log_level[16];                /* config.@log_level; "" when not set */
 };
 
 struct mon_snapshot {

@@ -46,6 +46,7 @@ struct ctx {
         int workers;
         bool monitor_ok;         /* worker 0 answered at the snapshot */
         bool keys_unique;        /* its targeted outputs give every chunk its own S3 key */
+        bool losses_hidden;      /* a targeted output logs at error level or above */
         unsigned monitor_errors;
         char monitor_error[256];
         struct mon_snapshot *mon;    /* scratch */
@@ -221,6 +222,14 @@ static json_t *snapshot_monitor(struct ctx *c, bool *have_outputs) {
         }
         *have_outputs = true;
         c->keys_unique = keys_unique(c);
+        for (size_t i = 0; i < c->mon->n_outputs; i++) {
+                const char *l = c->mon->outputs[i].log_level;
+                if (targeted(c, &c->mon->outputs[i]) && (strcmp(l, "error") == 0 || strcmp(l, "fatal") == 0)) {
+                        c->losses_hidden = true;
+                        warn(c, "output %s logs at @log_level %s: its backups and drops (warn) are not logged, so "
+                                 "the upload cannot be proven (use warn or lower)", c->mon->outputs[i].plugin_id, l);
+                }
+        }
         return NULL;
 }
 
@@ -514,6 +523,12 @@ static void describe(const struct ctx *c, int v, const struct flush_counts *k, c
                          k->pending, k->buffered);
                 break;
         case FF_EXIT_UNCONFIRMED:
+                if (f->cfg.losses_hidden) {
+                        snprintf(msg, size, "%u of %u chunks left the buffer, but the output logs at error level: "
+                                 "a backup or a drop would not be in the log (set @log_level warn or lower on the "
+                                 "s3 <match>)", k->committed, k->buffered);
+                        break;
+                }
                 if (flush_unconfirmed_for_keys(f)) {
                         snprintf(msg, size, "%u of %u chunks left the buffer, but %d workers write to out_s3's "
                                  "%%{index} keys and the log does not show the keys: two chunks may have gone to "
@@ -658,6 +673,7 @@ int run_flush(const struct options *o, struct lifecycle *lc, json_t **ret) {
         });
         c.flush_ready = true;
         c.f.cfg.keys_may_collide = c.workers > 1 && !c.keys_unique;
+        c.f.cfg.losses_hidden = c.losses_hidden;
         /* Sorted by id: flush_add_chunk() then meets a chunk seen twice (b and q, renamed during the scan)
          * right after itself instead of searching every chunk added before it (O(n^2) at 100 000 chunks). */
         qsort(files.v, files.n, sizeof *files.v, cmp_chunk_file);

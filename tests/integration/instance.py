@@ -112,7 +112,16 @@ class Instance:
             time.sleep(0.05)
 
     def emit(self, n, worker=0, payload=100):
-        return self.sim.emit(self.sim.records(n, payload=payload), worker=worker)
+        # a worker logs "running" a moment before its input listens: retry a refused connection briefly
+        deadline = time.monotonic() + 10
+        records = self.sim.records(n, payload=payload)
+        while True:
+            try:
+                return self.sim.emit(records, worker=worker)
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def chunk_files(self):
         out = []

@@ -343,3 +343,14 @@ def test_wrong_buffer_path_falls_back_to_monitor(tmp_path):
         assert "buffer_files" not in r["evidence"] and "monitor" in r["evidence"]
         assert any("monitor_agent as the evidence" in w for w in r["warnings"])
         in_s3(inst, ids)
+
+
+def test_output_at_error_level_is_unconfirmed(tmp_path):
+    """@log_level error on the s3 <match> hides backups and drops (warn): gone files prove nothing."""
+    with Instance(tmp_path, output_log_level="error") as inst:
+        ids = inst.emit(100)
+        r = inst.flush()
+        assert r.rc == 15, r
+        assert "error level" in r["message"]
+        assert any("@log_level error" in w for w in r["warnings"])
+        in_s3(inst, ids)       # the flush itself happened
