@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO, helper_binary
+from ffpaths import REPO, helper_binary
 
 SCENARIO_KEYS = ["time_to_safe_ms", "floor_ms", "verdict_latency_ms", "cpu_ms", "cpu_pct", "maxrss_kib"]
 
