@@ -1,4 +1,4 @@
-# pytest root for fluent-flush: makes tests/ importable (bed.*, aws.*) and finds the built binary.
+# pytest root for fluent-flush: makes tests/ importable (bed.*, aws.*, ffpaths).
 import os
 import sys
 
@@ -11,5 +11,5 @@ if sys.executable != "/usr/bin/python3" and not os.environ.get("FF_ANY_PYTHON"):
     raise SystemExit("tests must run under Debian's /usr/bin/python3 (boto3/botocore come from Debian): "
                      "use `make test`")
 
-
-from ffpaths import REPO as _REPO, helper_binary  # noqa: E402,F401  (re-exported)
+# Shared helpers live in ffpaths.py (`from ffpaths import helper_binary`): with several conftest.py files,
+# `import conftest` names whichever pytest loaded first.
