@@ -124,8 +124,17 @@ class FluentdSim:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
             self.supervisor_pid = self.proc.pid
         if wait:
+            deadline = time.monotonic() + timeout
             for w in range(self.config.get("workers", 1)):
-                self.wait_for_log(r"fluentd worker is now running worker=%d\b" % w, start=offset, timeout=timeout)
+                while not self.count(r"fluentd worker is now running worker=%d\b" % w, offset):
+                    if not self.alive():      # fail at once, not after the timeout
+                        raise RuntimeError("fluentd-sim exited before worker %d ran (exit code %s); log tail:\n%s"
+                                           % (w, self.proc.poll() if self.proc else None,
+                                              "\n".join(self.log_lines(offset)[-20:])))
+                    if time.monotonic() > deadline:
+                        raise AssertionError("timed out after %ss waiting for worker %d to run; log tail:\n%s"
+                                             % (timeout, w, "\n".join(self.log_lines(offset)[-40:])))
+                    time.sleep(0.05)
         return self
 
     def alive(self):
