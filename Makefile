@@ -108,3 +108,4 @@ clean:
 
 include packaging/packaging.mk
 include bench/bench.mk
+include fuzz/fuzz.mk

@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 PKGS="gcc make libc6-dev pkg-config libsystemd-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev \
       python3 python3-boto3 python3-botocore python3-pytest util-linux procps iproute2 \
       systemd dbus valgrind clang rpm gnuplot-nox file g++ libre2-dev curl \
-      rpmlint rpm2cpio cpio groff-base man-db dpkg-dev patch binutils git libc-ares-dev libssl-dev zlib1g-dev strace openssl libclang-rt-14-dev cppcheck clang-tidy"
+      rpmlint rpm2cpio cpio groff-base man-db dpkg-dev patch binutils git libc-ares-dev libssl-dev zlib1g-dev strace openssl libclang-rt-14-dev cppcheck clang-tidy time"
 
 # Node.js and npm (for s3rver): any install will do (the machine image may ship its own Node.js,
 # which conflicts with Debian's npm package); Debian's when there is none.

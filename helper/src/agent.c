@@ -132,10 +132,19 @@ static int process_start_time(pid_t pid, long long *ret) {
         char *p = strrchr(buf, ')');
         if (!p)
                 return -EBADMSG;
-        unsigned long long ticks = 0;
-        /* after ')': state(3) ppid … starttime is field 22, i.e. the 20th after the state */
-        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                   &ticks) != 1)
+        /* after ") ": state(3) ppid … starttime is field 22, i.e. 19 fields after the state */
+        const char *q = p[1] == ' ' ? p + 2 : NULL;
+        for (int i = 0; i < 19 && q; i++) {
+                q = strchr(q, ' ');
+                if (q)
+                        q++;
+        }
+        if (!q || *q < '0' || *q > '9')
+                return -EBADMSG;
+        char *end;
+        errno = 0;
+        unsigned long long ticks = strtoull(q, &end, 10);
+        if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
                 return -EBADMSG;
         _cleanup_(fclosep) FILE *st = fopen("/proc/stat", "re");
         if (!st)
@@ -143,8 +152,13 @@ static int process_start_time(pid_t pid, long long *ret) {
         char line[256];
         long long btime = -1;
         while (fgets(line, sizeof line, st))
-                if (sscanf(line, "btime %lld", &btime) == 1)
+                if (strncmp(line, "btime ", 6) == 0) {
+                        errno = 0;
+                        long long v = strtoll(line + 6, &end, 10);
+                        if (errno == 0 && end != line + 6 && (*end == '\n' || *end == '\0'))
+                                btime = v;
                         break;
+                }
         long hz = sysconf(_SC_CLK_TCK);
         if (btime < 0 || hz <= 0)
                 return -EBADMSG;
@@ -638,9 +652,21 @@ int agent_has_file_open(const struct agent *a, const char *path) {
         _cleanup_(fclosep) FILE *f = fopen(kids, "re");
         if (!f)
                 return 0;
-        for (int child, n = 0; n < 256 && fscanf(f, "%d", &child) == 1; n++)
-                if (pid_has_file(child, st.st_dev, st.st_ino, abs) == 1)
+        /* "pid pid … ": space-separated decimal pids */
+        char list[4096];
+        size_t len = fread(list, 1, sizeof list - 1, f);
+        list[len] = '\0';
+        const char *q = list;
+        for (int n = 0; n < 256; n++) {
+                char *end;
+                errno = 0;
+                long child = strtol(q, &end, 10);
+                if (errno != 0 || end == q || child <= 0 || child > INT_MAX)
+                        break;
+                if (pid_has_file((pid_t)child, st.st_dev, st.st_ino, abs) == 1)
                         return 1;
+                q = end;
+        }
         return 0;
 }
 
