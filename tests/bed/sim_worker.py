@@ -853,7 +853,7 @@ class ForwardInput:
 
     def start(self):
         fd = os.environ.get(FORWARD_FD_ENV)
-        if fd:      # the supervisor's listening socket (see sim_supervisor.forward_socket)
+        if fd:      # the supervisor's listening socket (Supervisor.open_forward_sockets)
             s = socket.socket(fileno=int(fd))
         else:
             s = listen_socket(self.bind, self.port)
