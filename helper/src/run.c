@@ -23,6 +23,8 @@
 #define MAX_CHUNK_DETAIL 200
 #define MAX_FIRST_KEYS 5
 #define FILE_RESCAN_MS 1000      /* safety net under inotify */
+#define FILE_EVENT_GAP_MS 50     /* with a thousand chunk files, a burst of deletions is rescanned at most this
+                                    often; the gap shrinks with the files left (a rescan costs as many) */
 
 static const char *const default_logs[] = { "/var/log/fluent/fluentd.log", "/var/log/td-agent/td-agent.log" };
 
@@ -367,8 +369,9 @@ static int wait_loop(struct ctx *c, struct lifecycle *lc) {
         const struct options *o = c->o;
         uint64_t deadline = c->start + (uint64_t)o->timeout_ms;
         uint64_t next_monitor = now_ms() + (uint64_t)o->monitor_interval_ms;
-        uint64_t next_rescan = now_ms();
+        uint64_t next_rescan = now_ms(), last_scan = 0, gap = 0;
         bool use_monitor = c->monitor_ok;
+        bool events_pending = false;    /* buffer events arrived within FILE_EVENT_GAP_MS of the last scan */
         unsigned pending_logged = 0;
 
         for (;;) {
@@ -381,7 +384,7 @@ static int wait_loop(struct ctx *c, struct lifecycle *lc) {
                         p[n] = (struct pollfd){ .fd = logtail_fd(c->tail), .events = POLLIN };
                         i_tail = n++;
                 }
-                if (c->watch) {
+                if (c->watch && !events_pending) {     /* while debouncing, its readiness would spin poll() */
                         p[n] = (struct pollfd){ .fd = bufwatch_fd(c->watch), .events = POLLIN };
                         i_watch = n++;
                 }
@@ -389,7 +392,7 @@ static int wait_loop(struct ctx *c, struct lifecycle *lc) {
                         p[n] = (struct pollfd){ .fd = c->agent.pidfd, .events = POLLIN };
                         i_pid = n++;
                 }
-                uint64_t wake = MIN(deadline, next_rescan + FILE_RESCAN_MS);
+                uint64_t wake = MIN(deadline, next_rescan);
                 if (use_monitor)
                         wake = MIN(wake, next_monitor);
                 if (lc) {
@@ -411,12 +414,23 @@ static int wait_loop(struct ctx *c, struct lifecycle *lc) {
                  * deletion seen here has its bad news in the log by now. */
                 struct chunk_list present = {};
                 bool have_files = false, have_sample[FLUSH_MAX_WORKERS] = {};
-                if (c->watch && (rescan || (i_watch >= 0 && (p[i_watch].revents & POLLIN)))) {
+                if (c->watch && !rescan && i_watch >= 0 && (p[i_watch].revents & POLLIN)) {
+                        if (t >= last_scan + gap)
+                                rescan = true;
+                        else {
+                                events_pending = true;
+                                next_rescan = MIN(next_rescan, last_scan + gap);
+                        }
+                }
+                if (c->watch && rescan) {
                         int r = bufwatch_process(c->watch, &present);
                         if (r >= 0)
                                 have_files = true;
                         else
                                 log_debug("buffer rescan failed: %s", errstr(r));
+                        gap = MIN((uint64_t)FILE_EVENT_GAP_MS, (uint64_t)present.n / 20);
+                        last_scan = t;
+                        events_pending = false;
                         next_rescan = t + FILE_RESCAN_MS;
                 }
                 if (use_monitor && t >= next_monitor) {

@@ -6,7 +6,6 @@ role's credentials, a stand-in agent process for runs that need no Fluentd, and 
         h.assert_no_secrets(r)                # no key, token or signature in stdout / stderr
 """
 import contextlib
-import json
 import os
 import re
 import signal
@@ -16,7 +15,7 @@ import time
 
 from aws.asg_endpoint import AutoScalingEndpoint
 from aws.imds_server import ImdsServer
-from ffpaths import helper_binary
+from ffpaths import Result, helper_binary
 
 GROUP = "fluent-flush-asg"
 HOOK = "fluent-flush-terminate"
@@ -25,21 +24,7 @@ SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYFLUSHSECRET"
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEFLUSHSESSIONTOKENaCXVzLWVhc3QtMSJHMEUCIQDexample/+=="
 
 
-class Run:
-    def __init__(self, proc):
-        self.rc = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-        try:
-            self.result = json.loads(proc.stdout) if proc.stdout.strip() else None
-        except ValueError as e:
-            raise AssertionError(f"stdout is not one JSON document ({e}):\n{proc.stdout}\nstderr:\n{proc.stderr}")
-
-    def __getitem__(self, k):
-        return self.result[k]
-
-    def __repr__(self):
-        return f"<rc={self.rc} result={json.dumps(self.result, indent=1)[:3000]}\nstderr:\n{self.stderr[-3000:]}>"
+Run = Result
 
 
 class FakeAgent:

@@ -16,15 +16,7 @@ RULE = os.path.join(DOCS, "eventbridge-rule.json")
 TEMPLATE = os.path.join(DOCS, "cloudformation.yaml")
 
 
-def _root_conftest():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("fluent_flush_tests_root", os.path.join(TESTS, "conftest.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-helper_binary = _root_conftest().helper_binary      # the real binary (tests/conftest.py), built by `make`
+from ffpaths import helper_binary  # noqa: E402  the real binary, built by `make`
 EVENT = os.path.join(os.path.dirname(REPO), "shared", "fixtures", "events", "terminate-lifecycle-action.json")
 
 # What the fixture event's rule is deployed with (docs/ORCHESTRATION.md shows the same substitution).

@@ -8,35 +8,17 @@ real fluent-flush binary run inside the bed over nsenter.
         assert r.rc == 0 and ids <= inst.s3.record_ids()
 """
 import contextlib
-import json
 import os
 import subprocess
 import time
 
-from ffpaths import helper_binary
+from ffpaths import Result, helper_binary
 from bed.nsbed import SystemdBed
 from bed.s3 import S3Server
 from bed.sim import FluentdSim, sim_config
 
 FLAVOR_UNIT = {"td-agent4": "td-agent.service", "fluent-package5": "fluentd.service"}
 FLAVOR_DIR = {"td-agent4": "td-agent", "fluent-package5": "fluent"}
-
-
-class Result:
-    def __init__(self, proc):
-        self.rc = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-        try:
-            self.result = json.loads(proc.stdout) if proc.stdout.strip() else None
-        except ValueError as e:
-            raise AssertionError(f"stdout is not one JSON document ({e}):\n{proc.stdout}\nstderr:\n{proc.stderr}")
-
-    def __getitem__(self, k):
-        return self.result[k]
-
-    def __repr__(self):
-        return f"<rc={self.rc} result={json.dumps(self.result, indent=1)[:3000]}\nstderr:\n{self.stderr[-3000:]}>"
 
 
 class Instance:
