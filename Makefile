@@ -72,6 +72,12 @@ $(B)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libff.a | $(B)/unit
 	    -DREPO_DIR='"$(CURDIR)"' $(LDFLAGS) -o $@ $< $(B)/libff.a $(PKG_LIBS) -lcmocka
 
 FIXTURES ?= $(abspath $(firstword $(wildcard ../shared/fixtures) $(wildcard shared/fixtures)))
+# The unit tests replay the real Fluentd runs: without them they cannot run, and say so.
+$(UNIT_BINS): | check-fixtures
+.PHONY: check-fixtures
+check-fixtures:
+	@test -n "$(FIXTURES)" && test -d "$(FIXTURES)/fluentd" || \
+	    { echo "unit tests: the real Fluentd runs (shared/fixtures) were not found beside the repo; set FIXTURES=<dir>" >&2; exit 1; }
 
 deps:
 	sh tests/deps.sh
