@@ -378,12 +378,10 @@ static int wait_loop(struct ctx *c, struct lifecycle *lc) {
                 uint64_t t = now_ms();
                 bool rescan = t >= next_rescan;
                 struct pollfd p[3];
-                int n = 0, i_tail = -1, i_watch = -1, i_pid = -1;
+                int n = 0, i_watch = -1, i_pid = -1;
 
-                if (c->tail) {
-                        p[n] = (struct pollfd){ .fd = logtail_fd(c->tail), .events = POLLIN };
-                        i_tail = n++;
-                }
+                if (c->tail)     /* readable or not, the log is drained on every wake-up */
+                        p[n++] = (struct pollfd){ .fd = logtail_fd(c->tail), .events = POLLIN };
                 if (c->watch && !events_pending) {     /* while debouncing, its readiness would spin poll() */
                         p[n] = (struct pollfd){ .fd = bufwatch_fd(c->watch), .events = POLLIN };
                         i_watch = n++;
@@ -458,7 +456,6 @@ static int wait_loop(struct ctx *c, struct lifecycle *lc) {
                 for (int w = 0; w < c->workers; w++)
                         if (have_sample[w])
                                 flush_on_monitor(&c->f, w, &c->samples[w], t);
-                (void)i_tail;
                 if (c->have_agent && ((i_pid >= 0 && (p[i_pid].revents & POLLIN)) || c->agent.pidfd < 0))
                         if (agent_alive(&c->agent) == 0 && !c->f.agent_gone) {
                                 log_warning("the agent (pid %d) exited during the flush", (int)c->agent.pid);
