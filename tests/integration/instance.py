@@ -70,7 +70,8 @@ class Instance:
         if r.returncode != 0:
             raise AssertionError(f"{self.unit} did not start: {r.stderr}\n{self.bed.journal(self.unit, 40)}\n"
                                  f"{self.log_text()[-3000:]}")
-        self.wait_log(r"fluentd worker is now running worker=%d\b" % (self.config.get("workers", 1) - 1))
+        for w in range(self.config.get("workers", 1)):       # workers come up in any order
+            self.wait_log(r"fluentd worker is now running worker=%d\b" % w)
 
     def stop_agent(self):
         return self.bed.systemctl("stop", self.unit, timeout=60)
