@@ -7,6 +7,7 @@ test bed — real systemd, the Fluentd simulator as td-agent.service, an S3 serv
 systemd unit (packaging/fluent-flush-watch.service)."""
 import os
 import re
+import shutil
 import signal
 import time
 
@@ -258,7 +259,13 @@ def unit_text(inst, h, *extra):
     argv = watch_argv(inst, h, *extra)
     opts = " ".join(argv[2:])
     assert "ExecStart=/usr/bin/fluent-flush watch $FLUENT_FLUSH_WATCH_OPTS" in text
-    text = text.replace("ExecStart=/usr/bin/fluent-flush", f"ExecStart={helper_binary()}")
+    # The unit's PrivateTmp/ProtectHome would hide a binary built under /tmp or /root: run a copy placed
+    # in the bed's /var/lib, which its hardening leaves visible (read-only), like /usr/bin is.
+    inside = "/var/lib/fluent-flush-test/fluent-flush"
+    host = inst.bed.host_path(inside)
+    os.makedirs(os.path.dirname(host), exist_ok=True)
+    shutil.copy2(helper_binary(), host)
+    text = text.replace("ExecStart=/usr/bin/fluent-flush", f"ExecStart={inside}")
     # A sanitizer build (make SAN=1): LeakSanitizer needs ptrace at exit, which the unit's syscall filter
     # forbids; a normal build ignores the variable.
     env = 'Environment="ASAN_OPTIONS=detect_leaks=0"\n'
