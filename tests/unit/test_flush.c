@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "flush.h"
+#include "flushtest.h"
 
 #define ID_A "661d3a8cf64e953754b07c6f27cc5214"
 #define ID_B "661d3b2a55face116dcc2f995dbcef37"
@@ -25,32 +26,6 @@ static struct fl_event ev_key(enum fl_kind kind, int worker, const char *id, con
         struct fl_event e = ev(kind, worker, id);
         strcpy(e.key, key);
         return e;
-}
-
-static void add_chunk(struct flush *f, const char *id, int worker, uint64_t bytes, char state) {
-        struct chunk_file c = { .worker = worker, .state = state, .bytes = bytes };
-        strcpy(c.id, id);
-        assert_int_equal(flush_add_chunk(f, &c), 0);
-}
-
-static void files_present(struct flush *f, const char *const *ids, uint64_t now) {
-        struct chunk_list l = {};
-        size_t n = 0;
-        while (ids && ids[n])
-                n++;
-        l.v = calloc(n ? n : 1, sizeof *l.v);
-        for (size_t i = 0; i < n; i++) {
-                strcpy(l.v[i].id, ids[i]);
-                l.v[i].state = 'q';
-        }
-        l.n = l.cap = n;
-        flush_on_files(f, &l, now);
-        chunk_list_done(&l);
-}
-
-static void files_init(struct flush *f, int workers) {
-        flush_init(f, &(struct flush_config){ .workers = workers, .have_files = true, .have_log = true,
-                                              .ack_timeout_ms = 15000 });
 }
 
 static void test_file_buffer_confirmed(void **state) {

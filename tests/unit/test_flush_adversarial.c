@@ -11,6 +11,7 @@
 #include "unit.h"
 
 #include "flush.h"
+#include "flushtest.h"
 
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1"
 #define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2"
@@ -21,39 +22,6 @@
 #define META "#<struct Fluent::Plugin::Buffer::Metadata timekey=1764892800, tag=nil, variables=nil, seq=0>"
 
 /* ---- helpers ---- */
-
-static void files_init(struct flush *f, int workers) {
-        flush_init(f, &(struct flush_config){ .workers = workers, .have_files = true, .have_log = true,
-                                              .ack_timeout_ms = 15000 });
-}
-
-static void add_chunk(struct flush *f, const char *id, int worker, uint64_t bytes, char state) {
-        struct chunk_file c = { .worker = worker, .state = state, .bytes = bytes };
-        strcpy(c.id, id);
-        assert_int_equal(flush_add_chunk(f, &c), 0);
-}
-
-/* The chunk files present now: ids[i] with worker 0 and state 'q' unless given as "q:<id>" / "b:<id>". */
-static void files_present(struct flush *f, const char *const *ids, uint64_t now) {
-        struct chunk_list l = {};
-        size_t n = 0;
-        while (ids && ids[n])
-                n++;
-        l.v = calloc(n ? n : 1, sizeof *l.v);
-        assert_non_null(l.v);
-        for (size_t i = 0; i < n; i++) {
-                const char *id = ids[i];
-                l.v[i].state = 'q';
-                if (id[1] == ':') {
-                        l.v[i].state = id[0];
-                        id += 2;
-                }
-                strcpy(l.v[i].id, id);
-        }
-        l.n = l.cap = n;
-        flush_on_files(f, &l, now);
-        chunk_list_done(&l);
-}
 
 /* One real log line through the parser into the core; returns the parsed kind. */
 static enum fl_kind line(struct flush *f, const char *text, uint64_t now) {
