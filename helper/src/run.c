@@ -687,7 +687,8 @@ int run_flush(const struct options *o, struct lifecycle *lc, json_t **ret) {
         c.f.cfg.losses_hidden = c.losses_hidden;
         /* Sorted by id: flush_add_chunk() then meets a chunk seen twice (b and q, renamed during the scan)
          * right after itself instead of searching every chunk added before it (O(n^2) at 100 000 chunks). */
-        qsort(files.v, files.n, sizeof *files.v, cmp_chunk_file);
+        if (files.n > 1)     /* qsort's base may not be NULL, even for nothing */
+                qsort(files.v, files.n, sizeof *files.v, cmp_chunk_file);
         for (size_t i = 0; i < files.n; i++)
                 if (flush_add_chunk(&c.f, &files.v[i]) < 0) {
                         chunk_list_done(&files);
