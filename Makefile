@@ -90,10 +90,11 @@ valgrind: $(UNIT_BINS)
 	    valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
 	        --error-exitcode=99 $$t >/dev/null; done
 
-# MAKEFLAGS is cleared: the builds the tests run themselves (make rpm, make static, the bench tools) must
-# not inherit this make's variables (SAN=1 would put ASan into the RPM).
+# The builds the tests run themselves (make rpm, make static, the bench tools) must not inherit this
+# make's variables: command-line ones are exported (SAN=1 would put ASan into the RPM).
 integration: $(B)/fluent-flush
-	cd tests && MAKEFLAGS= MFLAGS= FF_BINARY=$(CURDIR)/$(B)/fluent-flush $(PYTHON) -m pytest -q $(PYTEST_ARGS)
+	cd tests && env -u SAN -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL \
+	    FF_BINARY=$(CURDIR)/$(B)/fluent-flush $(PYTHON) -m pytest -q $(PYTEST_ARGS)
 
 test: deps
 	$(MAKE) all
