@@ -1,5 +1,5 @@
 /* loopback_httpd.h — a tiny HTTP server for the unit tests: forked children on 127.0.0.1:<ephemeral>,
- * canned replies chosen by the request path. Include once per test program; call httpd_start() in the
+ * canned replies chosen by the request path (the RPC endpoint, monitor_agent, plain HTTP cases). Include once per test program; call httpd_start() in the
  * group setup and httpd_stop() in the group teardown. */
 #pragma once
 
@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -57,6 +59,43 @@ static void replay_rpc_fixture(int fd) {
         write_all(fd, raw, MIN(len, (size_t)n));
 }
 
+/* monitor_agent's reply recorded in a real run: S3 down, a retry pending. */
+static void reply_monitor_fixture(int fd) {
+        static char body[65536];
+        size_t n = 0;
+        int f = open(FIXTURES "/fluentd/3-s3-down-debug/monitor_down_plus10s.json", O_RDONLY | O_CLOEXEC);
+        if (f < 0)
+                _exit(1);
+        for (ssize_t r; n < sizeof body && (r = read(f, body + n, sizeof body - n)) > 0;)
+                n += (size_t)r;
+        close(f);
+        reply(fd, 200, "Content-Type: application/json\r\n", body, n);
+}
+
+/* GET <prefix>/api/plugins.json: monitor_agent, its failures chosen by the prefix. */
+static void serve_monitor(int fd, const char *path, size_t pre) {
+        if (pre == 0 || (pre == 7 && strncmp(path, "/prefix", 7) == 0))
+                reply_monitor_fixture(fd);
+        else if (strncmp(path, "/e500/", 6) == 0)
+                reply(fd, 500, NULL, "{\"plugins\":[]}", 14);
+        else if (strncmp(path, "/garbage/", 9) == 0)
+                reply(fd, 200, NULL, "<html>ok</html>", 15);
+        else if (strncmp(path, "/big/", 5) == 0) {
+                size_t n = 4 * 1024 * 1024 + 1;      /* one byte over mon_fetch()'s cap */
+                char *big = malloc(n);
+                if (!big)
+                        _exit(1);
+                memset(big, ' ', n);
+                memcpy(big, "{\"plugins\":[]}", 14);
+                reply(fd, 200, NULL, big, n);
+                free(big);
+        } else if (strncmp(path, "/hang/", 6) == 0) {
+                for (;;)
+                        pause();
+        } else
+                reply(fd, 404, NULL, "no", 2);
+}
+
 static void serve_one(int fd) {
         static char req[65536];
         size_t len = 0, need = 0;
@@ -83,8 +122,11 @@ static void serve_one(int fd) {
         if (sscanf(req, "%*s %255s", path) != 1)
                 _exit(0);
 
+        const char *mon = strstr(path, "/api/plugins.json");
         const char *api = strstr(path, "/api/plugins.flushBuffers");
-        if (api && api[25] == '\0') {
+        if (mon && mon[17] == '\0') {
+                serve_monitor(fd, path, (size_t)(mon - path));
+        } else if (api && api[25] == '\0') {
                 size_t pre = (size_t)(api - path);
                 if (pre == 0 || (pre == 5 && strncmp(path, "/good", 5) == 0))
                         replay_rpc_fixture(fd);

@@ -3,22 +3,18 @@
 #define _GNU_SOURCE
 #include "unit.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "http.h"
 #include "macro.h"
 #include "monitor.h"
+
+#include "loopback_httpd.h"
 
 static char *read_file(const char *path, size_t *len) {
         _cleanup_(fclosep) FILE *f = fopen(path, "re");
@@ -392,127 +388,22 @@ static void test_worker_url(void **state) {
 
 /* ---- mon_fetch() against a loopback server ---- */
 
-static pid_t srv_pid = -1;
-static int srv_port, srv_closed_fd = -1, srv_closed_port;
-
-static void srv_write(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w <= 0)
-                        _exit(0);
-                p += w;
-                n -= (size_t)w;
-        }
-}
-
-static void srv_reply(int fd, int status, const char *body, size_t len) {
-        char head[256];
-        int n = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", status, len);
-        srv_write(fd, head, (size_t)n);
-        srv_write(fd, body, len);
-}
-
-_noreturn_ static void srv_one(int fd) {
-        static char req[8192];
-        size_t len = 0;
-        while (!strstr(req, "\r\n\r\n")) {
-                ssize_t r = read(fd, req + len, sizeof req - 1 - len);
-                if (r <= 0 || len + (size_t)r >= sizeof req - 1)
-                        _exit(0);
-                len += (size_t)r;
-                req[len] = '\0';
-        }
-        char path[512] = "";
-        if (sscanf(req, "GET %511s HTTP/1.1", path) != 1)
-                _exit(0);
-        if (strcmp(path, "/api/plugins.json") == 0 || strcmp(path, "/prefix/api/plugins.json") == 0) {
-                char f[4096];
-                snprintf(f, sizeof f, "%s/fluentd/3-s3-down-debug/monitor_down_plus10s.json", FIXTURES);
-                size_t n;
-                char *body = read_file(f, &n);
-                srv_reply(fd, 200, body, n);
-                free(body);
-        } else if (strcmp(path, "/e500/api/plugins.json") == 0)
-                srv_reply(fd, 500, "{\"plugins\":[]}", 14);
-        else if (strcmp(path, "/garbage/api/plugins.json") == 0)
-                srv_reply(fd, 200, "<html>ok</html>", 15);
-        else if (strcmp(path, "/big/api/plugins.json") == 0) {
-                size_t n = MON_MAX_BODY + 1;
-                char *body = malloc(n);
-                if (!body)
-                        _exit(1);
-                memset(body, ' ', n);
-                memcpy(body, "{\"plugins\":[]}", 14);
-                srv_reply(fd, 200, body, n);
-                free(body);
-        } else if (strcmp(path, "/hang/api/plugins.json") == 0) {
-                for (;;)
-                        pause();
-        } else
-                srv_reply(fd, 404, "no", 2);
-        _exit(0);
-}
-
-static int srv_bind(int *port) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t al = sizeof a;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(fd >= 0);
-        assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-        *port = ntohs(a.sin_port);
-        return fd;
-}
-
 static int srv_start(void **state) {
         (void)state;
-        int lfd = srv_bind(&srv_port);
-        assert_int_equal(listen(lfd, 16), 0);
-        srv_pid = fork();
-        assert_true(srv_pid >= 0);
-        if (srv_pid == 0) {
-                setpgid(0, 0);
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() == 1)
-                        _exit(0);
-                signal(SIGCHLD, SIG_IGN);
-                signal(SIGPIPE, SIG_IGN);
-                for (;;) {
-                        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-                        if (fd < 0)
-                                continue;
-                        if (fork() == 0) {
-                                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                                close(lfd);
-                                srv_one(fd);
-                        }
-                        close(fd);
-                }
-        }
-        setpgid(srv_pid, srv_pid);
-        close(lfd);
-        srv_closed_fd = srv_bind(&srv_closed_port); /* bound, never listening: refused */
+        httpd_start();
         return http_global_init() < 0 ? -1 : 0;
 }
 
 static int srv_stop(void **state) {
         (void)state;
-        if (srv_pid > 0) {
-                kill(-srv_pid, SIGKILL);
-                kill(srv_pid, SIGKILL);
-                waitpid(srv_pid, NULL, 0);
-        }
-        if (srv_closed_fd >= 0)
-                close(srv_closed_fd);
-        srv_pid = -1;
-        srv_closed_fd = -1;
+        httpd_stop();
         http_global_cleanup();
         return 0;
 }
 
 static int fetch(const char *path, long timeout_ms) {
         char base[128];
-        snprintf(base, sizeof base, "http://127.0.0.1:%d%s", srv_port, path);
+        snprintf(base, sizeof base, "http://127.0.0.1:%d%s", httpd_port, path);
         return mon_fetch(base, 0, timeout_ms, &snap);
 }
 
@@ -535,7 +426,7 @@ static void test_fetch(void **state) {
         assert_int_equal(fetch("/hang", 300), -ETIMEDOUT);
 
         char base[128];
-        snprintf(base, sizeof base, "http://127.0.0.1:%d", srv_closed_port);
+        snprintf(base, sizeof base, "http://127.0.0.1:%d", httpd_closed_port);
         snap.n_outputs = 3;
         assert_int_equal(mon_fetch(base, 0, 2000, &snap), -ECONNREFUSED);
         assert_int_equal(snap.n_outputs, 0);
