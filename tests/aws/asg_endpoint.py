@@ -28,8 +28,10 @@ import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from xml.sax.saxutils import escape
+
+from aws.loopback import LoopbackServer
 
 import botocore.auth
 import botocore.awsrequest
@@ -66,7 +68,7 @@ class LifecycleAction:
     result: str = ""
 
 
-class AutoScalingEndpoint:
+class AutoScalingEndpoint(LoopbackServer):
     def __init__(self, access_key="AKIDFLUENTFLUSHTEST", secret_key="fluent-flush-test-secret", session_token=None,
                  region="us-east-1", host="127.0.0.1"):
         self.access_key = access_key
@@ -84,35 +86,15 @@ class AutoScalingEndpoint:
 
     # ------------------------------------------------------------ lifecycle of the server
 
-    def start(self):
+    thread_name = "asg-endpoint"
+
+    def handler_class(self):
         endpoint = self
 
         class Handler(_Handler):
             ep = endpoint
 
-        self._server = ThreadingHTTPServer((self.host, 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="asg-endpoint", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def port(self):
-        return self._server.server_address[1]
+        return Handler
 
     @property
     def url(self):

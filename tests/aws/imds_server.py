@@ -28,7 +28,9 @@ import json
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from aws.loopback import LoopbackServer
 
 MAX_TTL = 21600
 
@@ -37,7 +39,7 @@ def _iso(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ImdsServer:
+class ImdsServer(LoopbackServer):
     def __init__(self, region="us-east-1", instance_id="i-0123456789abcdef0", role="fluent-flush-instance",
                  host="127.0.0.1", max_ttl=MAX_TTL):
         self.region = region
@@ -63,35 +65,15 @@ class ImdsServer:
 
     # ------------------------------------------------------------ lifecycle of the server
 
-    def start(self):
+    thread_name = "imds"
+
+    def handler_class(self):
         imds = self
 
         class Handler(_Handler):
             server_state = imds
 
-        self._server = ThreadingHTTPServer((self.host, 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="imds", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def port(self):
-        return self._server.server_address[1]
+        return Handler
 
     @property
     def url(self):
@@ -258,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body, ctype)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":      # by hand: cd tests && /usr/bin/python3 -m aws.imds_server [group]
     import sys
     with ImdsServer() as s:
         s.tags["aws:autoscaling:groupName"] = sys.argv[1] if len(sys.argv) > 1 else "test-asg"

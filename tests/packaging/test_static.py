@@ -10,10 +10,8 @@ import re
 import shutil
 import ssl
 import subprocess
-import threading
-from http.server import ThreadingHTTPServer
 
-from aws.asg_endpoint import AutoScalingEndpoint, _Handler
+from aws.asg_endpoint import AutoScalingEndpoint
 from aws.imds_server import ImdsServer
 from ffpaths import helper_binary
 from pkgbuild import need, run, static_build  # noqa: F401  (static_build is a fixture)
@@ -144,21 +142,10 @@ class TlsAutoScalingEndpoint(AutoScalingEndpoint):
         super().__init__(*a, **kw)
         self.cert, self.key = str(cert), str(key)
 
-    def start(self):
-        endpoint = self
-
-        class Handler(_Handler):
-            ep = endpoint
-
-        self._server = ThreadingHTTPServer((self.host, 0), Handler)
-        self._server.daemon_threads = True
+    def wrap_socket(self, sock):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, self.key)
-        self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
-        return self
+        return ctx.wrap_socket(sock, server_side=True)
 
     @property
     def url(self):
