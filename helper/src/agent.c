@@ -227,6 +227,17 @@ static int normalize_unit(const char *unit, char *out, size_t size) {
         return 0;
 }
 
+/* The unit asked for (normalized into name), or the default pair: kept in a->unit_asked for messages. */
+static int resolve_asked(const char *unit, char *name, size_t size, struct agent *a) {
+        if (!unit) {
+                snprintf(a->unit_asked, sizeof a->unit_asked, "%s or %s", packages[0].unit, packages[1].unit);
+                return 0;
+        }
+        int r = normalize_unit(unit, name, size);
+        snprintf(a->unit_asked, sizeof a->unit_asked, "%s", r < 0 ? unit : name);
+        return r;
+}
+
 #ifndef FF_NO_SYSTEMD
 
 #define BUS_DEST "org.freedesktop.systemd1"
@@ -403,15 +414,9 @@ static int find_by_unit(const char *unit, struct agent *a) {
         char name[256];
         int r;
 
-        if (unit) {
-                r = normalize_unit(unit, name, sizeof name);
-                if (r < 0) {
-                        snprintf(a->unit_asked, sizeof a->unit_asked, "%s", unit);
-                        return r;
-                }
-                snprintf(a->unit_asked, sizeof a->unit_asked, "%s", name);
-        } else
-                snprintf(a->unit_asked, sizeof a->unit_asked, "%s or %s", packages[0].unit, packages[1].unit);
+        r = resolve_asked(unit, name, sizeof name, a);
+        if (r < 0)
+                return r;
         r = bus_connect(&bus);
         if (r < 0)
                 return r;
@@ -458,15 +463,9 @@ static int find_by_unit(const char *unit, struct agent *a) {
         char name[256] = "";
         int r, ret = -ENOENT;
 
-        if (unit) {
-                r = normalize_unit(unit, name, sizeof name);
-                if (r < 0) {
-                        snprintf(a->unit_asked, sizeof a->unit_asked, "%s", unit);
-                        return r;
-                }
-                snprintf(a->unit_asked, sizeof a->unit_asked, "%s", name);
-        } else
-                snprintf(a->unit_asked, sizeof a->unit_asked, "%s or %s", packages[0].unit, packages[1].unit);
+        r = resolve_asked(unit, name, sizeof name, a);
+        if (r < 0)
+                return r;
 
         for (size_t i = 0; i < ELEMENTSOF(packages); i++) {
                 if (unit && strcmp(name, packages[i].unit) != 0)
