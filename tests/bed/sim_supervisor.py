@@ -2,7 +2,6 @@
 systemd Type=forking, spawning worker processes, SIGUSR1 / SIGTERM / SIGHUP, the RPC endpoint."""
 import argparse
 import http.server
-import json
 import os
 import signal
 import socketserver
@@ -56,19 +55,6 @@ class Supervisor:
         self.rpc = None
         self.signals = None
 
-    def faults(self):
-        f = {"ignore_usr1": False, "rpc_error": False}
-        path = self.cfg["faults_file"]
-        if path:
-            try:
-                with open(path) as fh:
-                    data = json.load(fh)
-                if isinstance(data, dict):
-                    f.update(data)
-            except (OSError, ValueError):
-                pass
-        return f
-
     def cmdline(self):
         cmd = [sys.executable, SCRIPT, "-c", self.config_path]
         if self.log_path:
@@ -115,7 +101,7 @@ class Supervisor:
                 path = self.path.split("?", 1)[0]
                 if path == "/api/plugins.flushBuffers":
                     sup.log.debug("fluentd RPC got /api/plugins.flushBuffers request")
-                    if sup.faults().get("rpc_error"):
+                    if sim_worker.read_faults(sup.cfg["faults_file"]).get("rpc_error"):
                         self.reply(500, b'{"ok":true}')
                         return
                     threading.Thread(target=sup.sigusr1, args=(False,), daemon=True).start()
@@ -160,7 +146,7 @@ class Supervisor:
                                       pass_fds=fds)
 
     def sigusr1(self, from_signal=True):
-        if self.faults().get("ignore_usr1"):
+        if sim_worker.read_faults(self.cfg["faults_file"]).get("ignore_usr1"):
             return
         if from_signal:
             self.log.debug("fluentd supervisor process get SIGUSR1")
