@@ -10,6 +10,7 @@
 """
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -29,14 +30,13 @@ except ImportError:
 
 
 def free_port_block(n, host="127.0.0.1", tries=200):
-    """A base port P such that P .. P+n-1 are all free (worker N listens on P + N)."""
+    """A base port P such that P .. P+n-1 are all free (worker N listens on P + N).
+
+    Chosen below the kernel's ephemeral range (ip_local_port_range, 32768-60999 by default): a port that
+    bind(0) handed out there can be taken as the local port of an outgoing connection before the
+    simulator binds it, and a worker that cannot listen dies at start-up."""
     for _ in range(tries):
-        s = socket.socket()
-        s.bind((host, 0))
-        base = s.getsockname()[1]
-        s.close()
-        if base + n > 65535:
-            continue
+        base = random.randrange(20000, 32700 - n)
         socks = []
         try:
             for i in range(n):
